@@ -1,0 +1,142 @@
+"""The application factory: ``create_app(config=None)`` is the one way to build an app."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+
+from kernel import audit, observability
+from kernel.config import Settings
+from kernel.db import db
+from kernel.errors import ProblemApi, problem_response
+from kernel.mail import Mailer
+from kernel.ratelimit import LoginThrottle
+from kernel.rbac import Permissions
+from kernel.security import Passwords, SecretBox, Tokens
+from kernel.tenancy import leave_scope
+from kernel.tenants import TenantDirectory
+
+API_VERSION = "0.1.0"
+
+JSON_TYPES = ("application/json",)
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build a Plugboard app from ``PLUGBOARD_*`` variables, then ``config`` overrides.
+
+    ``config`` keys are setting names (``database_url``) or their variable names
+    (``PLUGBOARD_DATABASE_URL``).
+    """
+    settings = Settings.from_env(overrides=config)
+    observability.configure_logging(settings.log_level)
+    app = Flask("plugboard", static_folder=None)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        TESTING=settings.env == "test",
+        API_TITLE="Plugboard",
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "A JWT access token, or an API key (`pbk_…`).",
+                    }
+                }
+            }
+        },
+    )
+    app.extensions["plugboard.settings"] = settings
+    app.extensions["plugboard.passwords"] = Passwords(settings)
+    app.extensions["plugboard.tokens"] = Tokens(settings)
+    app.extensions["plugboard.secrets"] = SecretBox(settings)
+    app.extensions["plugboard.tenants"] = TenantDirectory(settings)
+    app.extensions["plugboard.permissions"] = Permissions()
+    app.extensions["plugboard.mailer"] = Mailer(settings)
+    app.extensions["plugboard.throttle"] = LoginThrottle(settings, settings.redis_namespace)
+
+    db.init_app(app, settings.sqlalchemy_url)
+    if settings.sqlalchemy_url.startswith("sqlite"):
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+    observability.init_app(app)
+    _init_request_rules(app)
+    audit.init_app(app)
+
+    api = ProblemApi(app)
+    app.extensions["plugboard.api"] = api
+    _register_kernel_routes(app, api)
+    _init_error_handlers(app)
+
+    from kernel.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _register_kernel_routes(app: Flask, api: ProblemApi) -> None:
+    from kernel.routes import admin, auth, health, keys, public, tenant
+
+    health.init_app(app)
+    for blueprint in (auth.blp, tenant.blp, keys.blp, admin.blp, public.blp):
+        api.register_blueprint(blueprint)
+
+
+def _expected_body_types(app: Flask, endpoint: str | None) -> tuple[str, ...] | None:
+    """The body media types a view's flask-smorest arguments accept; None if it takes none."""
+    view = app.view_functions.get(endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:  # a MethodView: the docs sit on the method
+        view = getattr(view_class, request.method.lower(), None)
+    params = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    types: list[str] = []
+    for param in params:
+        location = param.get("location")
+        if location == "json":
+            types.extend(JSON_TYPES)
+        elif location in ("files", "form"):
+            types.extend(("multipart/form-data", "application/x-www-form-urlencoded"))
+    return tuple(types) or None
+
+
+def _init_request_rules(app: Flask) -> None:
+    @app.before_request
+    def _check_content_type() -> None:
+        if request.method not in BODY_METHODS:
+            return
+        expected = _expected_body_types(app, request.endpoint)
+        has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding")
+        if expected is None or not has_body:
+            return
+        mimetype = request.mimetype
+        if mimetype in expected or (mimetype.endswith("+json") and "application/json" in expected):
+            return
+        raise UnsupportedMediaType(
+            f"Send the body as {' or '.join(sorted(set(expected)))} "
+            f"(got {mimetype or 'no Content-Type'})."
+        )
+
+    @app.teardown_request
+    def _close_scope(exc: BaseException | None) -> None:
+        from flask import g
+
+        token = g.pop("scope_token", None)
+        if token is not None:
+            leave_scope(token)
+        if exc is not None:
+            db.session.rollback()
+
+
+def _init_error_handlers(app: Flask) -> None:
+    # Registered after flask-smorest's own handler so ours wins for every HTTP error.
+    app.register_error_handler(HTTPException, problem_response)

@@ -1,0 +1,104 @@
+"""The ``plugboard`` command line: serve, db, create-admin, demo (and plugin commands)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+
+def _create_app(*_args: Any) -> Flask:
+    from kernel.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+             add_version_option=False)
+def main() -> None:
+    """Plugboard: a multi-tenant platform kernel."""
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@with_appcontext
+def serve(host: str, port: int) -> None:
+    """Serve the API with the development server (use gunicorn in production)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"Plugboard on http://{host}:{port}  (docs: http://{host}:{port}/api/docs)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database migrations (kernel and every plugin branch)."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="heads")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: every head)."""
+    from kernel import migrate
+
+    migrate.upgrade(current_app._get_current_object(), revision)  # type: ignore[attr-defined]
+    click.echo(f"database upgraded to {revision}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (``base`` empties the database)."""
+    from kernel import migrate
+
+    migrate.downgrade(current_app._get_current_object(), revision)  # type: ignore[attr-defined]
+    click.echo(f"database downgraded to {revision}")
+
+
+@db_group.command("check")
+@with_appcontext
+def db_check() -> None:
+    """Fail when the models and the migrations disagree."""
+    from kernel import migrate
+
+    migrate.check(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo("models and migrations agree")
+
+
+@click.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", default=None)
+@with_appcontext
+def create_admin(email: str, password: str, name: str | None) -> None:
+    """Create a platform admin, or promote an existing user."""
+    from kernel.routes.admin import promote_admin
+
+    if len(password) < 10:
+        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    user = promote_admin(email, password, name)
+    click.echo(f"platform admin: {user.email}")
+
+
+@click.command("demo")
+@click.option("--email", default="demo@plugboard.local", show_default=True)
+@click.option("--password", default=None, help="default: a random one, printed")
+@with_appcontext
+def demo(email: str, password: str | None) -> None:
+    """Seed a demo tenant (idempotent) and print how to log in."""
+    from kernel.demo import seed_demo
+
+    password = password or secrets.token_urlsafe(9)
+    result = seed_demo(email, password)
+    base = current_app.extensions["plugboard.settings"].public_url.rstrip("/")
+    click.echo(result.describe(base))
+
+
+def register_commands(app: Flask) -> None:
+    for command in (serve, db_group, create_admin, demo):
+        app.cli.add_command(command)

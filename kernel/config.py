@@ -1,0 +1,138 @@
+"""Settings: read once from ``PLUGBOARD_*`` environment variables, overridable per app.
+
+Every setting has an embedded default so a newcomer's first run needs no services.
+Production refuses to start with a default secret.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEV_SECRET_KEY = "plugboard-dev-secret-key-change-me-0000000000"  # noqa: S105 - the known default production refuses
+
+ENVIRONMENTS = ("development", "test", "production")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says which setting to fix."""
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """All of Plugboard's settings. Field ``foo_bar`` reads ``PLUGBOARD_FOO_BAR``."""
+
+    env: str = "development"
+    data_dir: str = "./var"
+    database_url: str = ""
+    redis_url: str = ""
+    redis_namespace: str = "plugboard"
+    s3_endpoint: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "plugboard"
+    s3_secure: bool = True
+    secret_key: str = DEV_SECRET_KEY
+    base_domain: str = "localhost"
+    smtp_url: str = ""
+    mail_from: str = "Plugboard <no-reply@plugboard.local>"
+    public_url: str = "http://127.0.0.1:8000"
+    plugins_allow: tuple[str, ...] = ()
+    plugins_deny: tuple[str, ...] = ()
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 24 * 3600
+    password_reset_ttl: int = 3600
+    email_verify_ttl: int = 3 * 24 * 3600
+    max_content_length: int = 1024 * 1024
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_ip: int = 20
+    login_failure_window: int = 900
+    # argon2id cost; the defaults are RFC 9106's "second recommended" option.
+    password_time_cost: int = 3
+    password_memory_cost: int = 65536
+    password_parallelism: int = 4
+    tenant_cache_ttl: int = 30
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> Settings:
+        """Build settings from ``environ`` (default: ``os.environ``), then ``overrides``.
+
+        Unknown override keys raise, so a typo never silently does nothing.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for name, field in fields.items():
+            raw = environ.get(f"PLUGBOARD_{name.upper()}")
+            if raw is None:
+                continue
+            values[name] = _parse(name, field.type, raw)
+        for key, value in (overrides or {}).items():
+            name = key.lower().removeprefix("plugboard_")
+            if name not in fields:
+                known = ", ".join(sorted(fields))
+                raise ConfigError(f"Unknown setting {key!r}. Known settings: {known}.")
+            values[name] = value
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.env not in ENVIRONMENTS:
+            raise ConfigError(
+                f"PLUGBOARD_ENV={self.env!r} is not one of {', '.join(ENVIRONMENTS)}."
+            )
+        if self.env == "production":
+            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+                raise ConfigError(
+                    "PLUGBOARD_SECRET_KEY is the development default or shorter than 32 "
+                    "characters; production refuses to start with it. Generate one with "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+                )
+            if not self.database_url:
+                raise ConfigError(
+                    "PLUGBOARD_DATABASE_URL is not set; production needs PostgreSQL, e.g. "
+                    "postgresql+psycopg://plugboard:…@db:5432/plugboard."
+                )
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_path / 'plugboard.db').resolve()}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+def _parse(name: str, type_name: Any, raw: str) -> Any:
+    kind = str(type_name)
+    try:
+        if kind == "bool":
+            return _bool(raw)
+        if kind == "int":
+            return int(raw)
+        if kind.startswith("tuple"):
+            return _csv(raw)
+    except ValueError as exc:
+        raise ConfigError(f"PLUGBOARD_{name.upper()}={raw!r} is not a valid {kind}.") from exc
+    return raw

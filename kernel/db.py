@@ -1,0 +1,241 @@
+"""Database: SQLAlchemy 2 engine and sessions, typed models, and tenant scoping.
+
+``db`` is created unbound and attached with :meth:`Database.init_app`. Sessions are
+scoped to the Flask application context and removed when it ends.
+
+Tenant isolation happens twice:
+
+* in the ORM: every statement touching a :class:`TenantOwned` model gets a
+  ``tenant_id = <scope>`` criterion, a statement outside any scope raises, and a
+  flush refuses to write rows of a tenant other than the scope's;
+* on PostgreSQL, in the database: row-level security policies compare ``tenant_id``
+  with the transaction-local settings ``plugboard.tenant_id`` /
+  ``plugboard.all_tenants``, which the session sets whenever the scope changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from flask.globals import app_ctx
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    UOWTransaction,
+    declared_attr,
+    mapped_column,
+    scoped_session,
+    with_loader_criteria,
+)
+
+from kernel.tenancy import TenantScopeError, current_scope
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite keeps no zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every kernel and plugin model."""
+
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+class TenantOwned:
+    """Mixin for tenant-owned models: a ``tenant_id`` column and automatic scoping.
+
+    .. versionadded:: 0.1
+    """
+
+    __tenant_owned__ = True
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(
+            sa.Uuid, sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+
+
+def is_tenant_owned(cls: type) -> bool:
+    return bool(getattr(cls, "__tenant_owned__", False))
+
+
+class PlugboardSession(Session):
+    """The session class; its events enforce the tenant scope."""
+
+
+def _scope_settings() -> tuple[str, str]:
+    scope = current_scope()
+    if scope is None:
+        return ("", "off")
+    if scope.tenant_id is None:
+        return ("", "on")
+    return (str(scope.tenant_id), "off")
+
+
+def _sync_rls(session: Session) -> None:
+    """Set PostgreSQL's transaction-local tenant settings when the scope changed."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    wanted = _scope_settings()
+    if session.info.get("rls_settings") == wanted:
+        return
+    session.connection().execute(
+        sa.text(
+            "SELECT set_config('plugboard.tenant_id', :tid, true), "
+            "set_config('plugboard.all_tenants', :all, true)"
+        ),
+        {"tid": wanted[0], "all": wanted[1]},
+    )
+    session.info["rls_settings"] = wanted
+
+
+@event.listens_for(PlugboardSession, "after_begin")
+def _after_begin(session: Session, transaction: Any, connection: Any) -> None:
+    session.info.pop("rls_settings", None)
+
+
+@event.listens_for(PlugboardSession, "do_orm_execute")
+def _scope_statement(state: ORMExecuteState) -> None:
+    _sync_rls(state.session)
+    if not any(is_tenant_owned(m.class_) for m in state.all_mappers):
+        return
+    scope = current_scope()
+    if scope is None:
+        names = sorted(m.class_.__name__ for m in state.all_mappers if is_tenant_owned(m.class_))
+        raise TenantScopeError(
+            f"Query on tenant-owned {', '.join(names)} outside a tenant scope. Run it inside "
+            "`with tenant_scope(tenant_id):` (or `platform_scope()` for kernel look-ups)."
+        )
+    if scope.tenant_id is None or not (state.is_select or state.is_update or state.is_delete):
+        return
+    tid = scope.tenant_id
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tid, include_aliases=True)
+    )
+
+
+@event.listens_for(PlugboardSession, "before_flush")
+def _scope_flush(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
+    owned = [o for o in (*session.new, *session.dirty, *session.deleted) if is_tenant_owned(type(o))]
+    if not owned:
+        return
+    scope = current_scope()
+    if scope is None:
+        raise TenantScopeError(
+            "Writing tenant-owned rows outside a tenant scope; wrap the code in "
+            "`with tenant_scope(tenant_id):`."
+        )
+    for obj in owned:
+        if obj.tenant_id is None and obj in session.new:
+            if scope.tenant_id is None and getattr(type(obj), "__tenant_nullable__", False):
+                continue  # a platform-level row of a table that allows them (audit log)
+            if scope.tenant_id is None:
+                raise TenantScopeError(
+                    f"New {type(obj).__name__} has no tenant_id and the platform scope "
+                    "cannot supply one; set tenant_id explicitly."
+                )
+            obj.tenant_id = scope.tenant_id
+        elif scope.tenant_id is not None and obj.tenant_id != scope.tenant_id:
+            raise TenantScopeError(
+                f"{type(obj).__name__} belongs to tenant {obj.tenant_id}, not to the scope's "
+                f"tenant {scope.tenant_id}."
+            )
+    _sync_rls(session)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def create_db_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the settings Plugboard relies on for ``url``'s backend."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return sa.create_engine(url, **kwargs)
+
+
+class Database:
+    """The database extension: ``db.init_app(app, url)``, then ``db.session``."""
+
+    def __init__(self) -> None:
+        self.session: scoped_session[PlugboardSession] = scoped_session(
+            self._make_session, scopefunc=_scope_key
+        )
+
+    def init_app(self, app: Flask, url: str) -> None:
+        app.extensions["plugboard.db"] = create_db_engine(url)
+        app.teardown_appcontext(self._teardown)
+
+    @staticmethod
+    def _make_session() -> PlugboardSession:
+        return PlugboardSession(bind=current_app.extensions["plugboard.db"], expire_on_commit=False)
+
+    def _teardown(self, exc: BaseException | None) -> None:
+        self.session.remove()
+
+    @property
+    def engine(self) -> Engine:
+        engine: Engine = current_app.extensions["plugboard.db"]
+        return engine
+
+    def iter_tables(self) -> Iterator[sa.Table]:
+        yield from Base.metadata.sorted_tables
+
+
+def _scope_key() -> int:
+    # One session per application context (request, CLI command, job).
+    return id(app_ctx._get_current_object()) if app_ctx else 0
+
+
+db = Database()

@@ -1,0 +1,179 @@
+"""RFC 9457 problem details for every error the API returns.
+
+Raise :class:`Problem` (or call :func:`problem`) from any view or service; webargs
+validation errors, werkzeug's HTTP errors and uncaught exceptions are all turned into
+``application/problem+json`` by :meth:`ProblemApi.handle_http_exception`. Never a stack
+trace, never an HTML page.
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn
+
+import marshmallow as ma
+from flask import Response, g, json, request
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_BASE = "https://plugboard.dev/problems/"
+PROBLEM_MIMETYPE = "application/problem+json"
+
+log = logging.getLogger("plugboard.errors")
+
+
+class Problem(HTTPException):
+    """An HTTP error with a problem type, e.g. ``Problem(409, "slug-taken", detail=…)``."""
+
+    def __init__(
+        self,
+        status: int,
+        type_: str = "",
+        *,
+        title: str | None = None,
+        detail: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(description=detail)
+        self.code = status
+        self.type_ = type_
+        self.title = title
+        self.errors = errors
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+
+def problem(status: int, type_: str = "", **kwargs: Any) -> NoReturn:
+    """Raise a :class:`Problem`; reads better in views than ``raise``."""
+    raise Problem(status, type_, **kwargs)
+
+
+class ValidationErrorSchema(ma.Schema):
+    field = ma.fields.String(metadata={"description": "dotted path of the field"})
+    pointer = ma.fields.String(metadata={"description": "JSON pointer into the request body"})
+    location = ma.fields.String(metadata={"description": "json, query, headers, files, form"})
+    message = ma.fields.String()
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details (documentation only)."""
+
+    type = ma.fields.String(required=True)
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String()
+    instance = ma.fields.String()
+    request_id = ma.fields.String()
+    errors = ma.fields.List(ma.fields.Nested(ValidationErrorSchema))
+
+
+def _status_slug(code: int, name: str) -> str:
+    return name.lower().replace(" ", "-").replace("'", "")
+
+
+def flatten_messages(messages: Any) -> list[dict[str, Any]]:
+    """Turn webargs/marshmallow's nested messages into a flat list with JSON pointers."""
+    out: list[dict[str, Any]] = []
+    if isinstance(messages, Mapping):
+        for location, fields in messages.items():
+            if isinstance(fields, Mapping):
+                _walk(fields, [], str(location), out)
+            else:
+                out.extend(_leaf(fields, [], str(location)))
+    else:
+        out.extend(_leaf(messages, [], "json"))
+    return out
+
+
+def _walk(node: Mapping[Any, Any], path: list[str], location: str, out: list[dict[str, Any]]) -> None:
+    for key, value in node.items():
+        here = [*path, str(key)]
+        if isinstance(value, Mapping):
+            _walk(value, here, location, out)
+        else:
+            out.extend(_leaf(value, here, location))
+
+
+def _leaf(value: Any, path: list[str], location: str) -> Iterable[dict[str, Any]]:
+    messages = value if isinstance(value, list) else [value]
+    field = ".".join(path) if path and path != ["_schema"] else ""
+    pointer = "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in path) if field else ""
+    for message in messages:
+        if isinstance(message, Mapping):  # nested list-of-dict errors
+            nested: list[dict[str, Any]] = []
+            _walk(message, path, location, nested)
+            yield from nested
+            continue
+        yield {"field": field, "pointer": pointer, "location": location, "message": str(message)}
+
+
+def problem_body(error: HTTPException) -> dict[str, Any]:
+    code = error.code or 500
+    name = error.name if code != 500 else "Internal Server Error"
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (getattr(error, "type_", "") or _status_slug(code, name)),
+        "title": getattr(error, "title", None) or name,
+        "status": code,
+    }
+    detail = error.description if code != 500 else "An unexpected error occurred."
+    data = getattr(error, "data", None) or {}
+    if "message" in data:
+        detail = str(data["message"])
+    if isinstance(error, Problem) or data or detail:
+        body["detail"] = detail
+    errors = getattr(error, "errors", None) or (
+        flatten_messages(data["messages"]) if "messages" in data else None
+    )
+    if errors:
+        body["errors"] = errors
+        if code == 422 and not isinstance(error, Problem):
+            body["type"] = PROBLEM_BASE + "validation-error"
+            body["title"] = "Validation failed"
+            body["detail"] = "The request does not match the expected schema; see errors."
+    body.update(getattr(error, "extra", {}) or {})
+    try:
+        body["instance"] = request.path
+        body["request_id"] = g.get("request_id", "")
+    except RuntimeError:  # outside a request
+        pass
+    return body
+
+
+def problem_response(error: HTTPException) -> Response:
+    body = problem_body(error)
+    headers = dict(getattr(error, "headers", None) or {})
+    data = getattr(error, "data", None) or {}
+    headers.update(data.get("headers") or {})
+    if error.code == 405 and isinstance(error, HTTPException):
+        for key, value in error.get_headers():
+            if key.lower() == "allow":
+                headers["Allow"] = value
+    return Response(
+        json.dumps(body), status=body["status"], mimetype=PROBLEM_MIMETYPE, headers=headers
+    )
+
+
+class ProblemApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api answering every error with problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        return problem_response(error)
+
+    def _register_responses(self) -> None:
+        # flask-smorest documents error responses as application/json; ours are problem+json.
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_MIMETYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, PROBLEM_MIMETYPE)
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)

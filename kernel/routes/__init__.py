@@ -1,0 +1,1 @@
+"""The kernel's HTTP routes, one module per area of API.md."""

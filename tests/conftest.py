@@ -1,0 +1,179 @@
+"""Fixtures shared by the whole suite.
+
+Every test that takes ``app`` (or ``client``) runs twice: on the embedded profile
+(SQLite, no Redis) and on the production profile (PostgreSQL as a non-superuser role so
+row-level security applies, Redis). PostgreSQL and Redis are required: when they are
+missing the tests fail, they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from kernel import create_app, migrate
+from kernel.db import Base
+from tests.helpers import Api, MailBox, SmtpSink
+
+PG_ADMIN_URL = os.environ.get(
+    "PLUGBOARD_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("PLUGBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+APP_ROLE = "plugboard_app"
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def base_config(tmp: Path, smtp_url: str) -> dict[str, Any]:
+    return {
+        "env": "test",
+        "data_dir": str(tmp),
+        "secret_key": "test-secret-key-" + "x" * 32,
+        "smtp_url": smtp_url,
+        "password_time_cost": 1,
+        "password_memory_cost": 1024,
+        "password_parallelism": 1,
+        "log_level": "WARNING",
+    }
+
+
+def _pg_url_for(dbname: str, user: str) -> str:
+    url = sa.make_url(PG_ADMIN_URL)
+    return url.set(database=dbname, username=user, password=None).render_as_string(False)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh database owned by a non-superuser role; dropped at the end."""
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"plugboard_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        exists = conn.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE})
+        if not exists:
+            conn.execute(sa.text(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}'))
+    try:
+        yield _pg_url_for(name, APP_ROLE)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    client = redis_lib.Redis.from_url(REDIS_URL)
+    client.ping()  # fail loudly, never skip, when Redis is missing
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def session_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("plugboard")
+
+
+@pytest.fixture(scope="session")
+def backend_config(
+    request: pytest.FixtureRequest, session_tmp: Path, smtp_sink: SmtpSink
+) -> dict[str, dict[str, Any]]:
+    """Per backend, the config of a migrated database (migrated once per session)."""
+    return {}
+
+
+def _migrated_config(
+    backend: str, request: pytest.FixtureRequest, session_tmp: Path, smtp_sink: SmtpSink,
+    cache: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    if backend in cache:
+        return cache[backend]
+    config = base_config(session_tmp / backend, smtp_sink.url)
+    if backend == "postgresql":
+        config["database_url"] = request.getfixturevalue("pg_database")
+        config["redis_url"] = request.getfixturevalue("redis_url")
+        config["redis_namespace"] = f"pbtest-{uuid.uuid4().hex[:8]}"
+    app = create_app(config)
+    with app.app_context():
+        migrate.upgrade(app)
+    app.extensions["plugboard.db"].dispose()
+    cache[backend] = config
+    return config
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if request.node.get_closest_marker("postgres_only") and name != "postgresql":
+        pytest.skip("PostgreSQL-only behaviour")
+    return name
+
+
+@pytest.fixture
+def app_config(
+    backend: str,
+    request: pytest.FixtureRequest,
+    session_tmp: Path,
+    smtp_sink: SmtpSink,
+    backend_config: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    return dict(_migrated_config(backend, request, session_tmp, smtp_sink, backend_config))
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any], smtp_sink: SmtpSink) -> Iterator[Flask]:
+    app = create_app(app_config)
+    smtp_sink.clear()
+    yield app
+    _empty_tables(app)
+    if app_config.get("redis_url"):
+        _drop_namespace(app_config["redis_url"], app_config["redis_namespace"])
+    app.extensions["plugboard.db"].dispose()
+
+
+def _empty_tables(app: Flask) -> None:
+    engine = app.extensions["plugboard.db"]
+    tables = [t.name for t in Base.metadata.sorted_tables]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for name in reversed(tables):
+                conn.execute(sa.text(f'DELETE FROM "{name}"'))
+
+
+def _drop_namespace(url: str, namespace: str) -> None:
+    client = redis_lib.Redis.from_url(url)
+    keys = list(client.scan_iter(f"{namespace}*"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def api(client: FlaskClient, app: Flask) -> Api:
+    return Api(client, app)
+
+
+@pytest.fixture
+def mailbox(smtp_sink: SmtpSink) -> MailBox:
+    return MailBox(smtp_sink)
