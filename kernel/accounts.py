@@ -103,6 +103,7 @@ def register(data: dict[str, Any]) -> tuple[User, Tenant, TokenPair]:
         db.session.add(Membership(tenant_id=tenant.id, user_id=user.id, role="owner"))
         pair = issue_pair(user, tenant.id, "owner")
         _commit_or_conflict()
+    current_app.extensions["plugboard.activations"].seed_new_tenant(tenant.id, str(user.id))
     return user, tenant, pair
 
 

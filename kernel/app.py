@@ -18,6 +18,9 @@ from kernel.rbac import Permissions
 from kernel.security import Passwords, SecretBox, Tokens
 from kernel.tenancy import leave_scope
 from kernel.tenants import TenantDirectory
+from kernel.activation import Activations
+from kernel.broadcast import Broadcast
+from kernel.registry import Candidate, PluginRegistry, builtin_candidates, entry_point_candidates
 
 API_VERSION = "0.1.0"
 
@@ -31,6 +34,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ``config`` keys are setting names (``database_url``) or their variable names
     (``PLUGBOARD_DATABASE_URL``).
     """
+    config = dict(config or {})
+    extra_plugins = list(config.pop("extra_plugins", []))
+    load_builtin = bool(config.pop("load_builtin_plugins", True))
+    load_entry_points = bool(config.pop("load_entry_points", True))
     settings = Settings.from_env(overrides=config)
     observability.configure_logging(settings.log_level)
     app = Flask("plugboard", static_folder=None)
@@ -76,6 +83,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api = ProblemApi(app)
     app.extensions["plugboard.api"] = api
     _register_kernel_routes(app, api)
+    _init_plugins(app, api, settings, extra_plugins, load_builtin, load_entry_points)
     _init_error_handlers(app)
 
     from kernel.cli import register_commands
@@ -85,11 +93,50 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_kernel_routes(app: Flask, api: ProblemApi) -> None:
-    from kernel.routes import admin, auth, health, keys, public, tenant
+    from kernel.routes import admin, auth, health, keys, plugins, public, tenant
 
     health.init_app(app)
-    for blueprint in (auth.blp, tenant.blp, keys.blp, admin.blp, public.blp):
+    for blueprint in (auth.blp, tenant.blp, keys.blp, admin.blp, plugins.blp, plugins.admin_blp,
+                      public.blp):
         api.register_blueprint(blueprint)
+
+
+def _init_plugins(app: Flask, api: ProblemApi, settings: Settings, extra: list[Any],
+                  load_builtin: bool, load_entry_points: bool) -> None:
+    from kernel import plugin_web
+    from kernel.routes.health import readiness_checks
+
+    registry = PluginRegistry(settings.plugins_allow, settings.plugins_deny)
+    candidates: list[Candidate] = []
+    if load_builtin:
+        candidates += builtin_candidates()
+    if load_entry_points:
+        candidates += entry_point_candidates()
+    candidates += [Candidate(_plugin_name(obj), "app", lambda obj=obj: obj) for obj in extra]
+    registry.load(candidates)
+    broadcast = Broadcast(settings.redis_url, settings.redis_namespace)
+    activations = Activations(registry, broadcast, app.extensions["plugboard.secrets"])
+    app.extensions.update({
+        "plugboard.registry": registry,
+        "plugboard.broadcast": broadcast,
+        "plugboard.activations": activations,
+        "plugboard.guard": plugin_web.run_guards,
+    })
+    plugin_web.install(app, api, registry)
+    registry.freeze()
+    readiness_checks(app)["plugins"] = lambda: _plugins_health(registry)
+
+
+def _plugin_name(obj: Any) -> str:
+    info = getattr(obj, "plugin_info", None)
+    return str(getattr(info, "name", None) or getattr(obj, "__name__", repr(obj)))
+
+
+def _plugins_health(registry: PluginRegistry) -> tuple[str, str]:
+    failed = registry.failures()
+    if failed:
+        return "degraded", "failed to load: " + ", ".join(sorted(r.name for r in failed))
+    return "ok", f"{len(registry.loaded())} loaded"
 
 
 def _expected_body_types(app: Flask, endpoint: str | None) -> tuple[str, ...] | None:

@@ -173,6 +173,7 @@ def auth_required(permission: str | None = None, *, tenant: bool = True) -> Call
             principal = authenticate()
             if tenant:
                 open_scope_for(principal)
+                current_app.extensions["plugboard.guard"](principal.tenant_id)
             if permission and not principal.can(permission):
                 problem(403, "forbidden", title="Forbidden",
                         detail=f"Your role ({principal.role}) lacks permission `{permission}`.")

@@ -99,6 +99,24 @@ def demo(email: str, password: str | None) -> None:
     click.echo(result.describe(base))
 
 
+@click.group("plugins")
+def plugins_group() -> None:
+    """Installed plugins."""
+
+
+@plugins_group.command("list")
+@with_appcontext
+def plugins_list() -> None:
+    """Installed plugins: name, version, source, load status (and the error)."""
+    registry = current_app.extensions["plugboard.registry"]
+    records = sorted(registry.records.values(), key=lambda r: r.name)
+    if not records:
+        click.echo("no plugins installed")
+    for record in records:
+        line = f"{record.name:<20} {record.version or '-':<10} {record.source:<12} {record.status}"
+        click.echo(line + (f"  ({record.error})" if record.error else ""))
+
+
 def register_commands(app: Flask) -> None:
-    for command in (serve, db_group, create_admin, demo):
+    for command in (serve, db_group, create_admin, demo, plugins_group):
         app.cli.add_command(command)

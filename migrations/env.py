@@ -10,9 +10,26 @@ config = context.config
 app = config.attributes["app"]
 
 
+def _foreign_tables() -> set[str]:
+    """Tables of models from plugins this app did not load: not this database's business."""
+    registry = app.extensions["plugboard.registry"]
+    packages = ["kernel", *(r.package for r in registry.loaded())]
+    foreign = set()
+    for mapper in Base.registry.mappers:
+        module = mapper.class_.__module__
+        if not any(module == p or module.startswith(p + ".") for p in packages):
+            foreign.add(mapper.local_table.name)
+    return foreign
+
+
+FOREIGN = _foreign_tables()
+
+
 def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    # alembic's own table is not a model
-    return not (type_ == "table" and name == "alembic_version")
+    if type_ == "table":
+        return name != "alembic_version" and name not in FOREIGN
+    table = getattr(obj, "table", None)
+    return table is None or table.name not in FOREIGN
 
 
 def render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]

@@ -51,22 +51,41 @@ def _pg_url_for(dbname: str, user: str) -> str:
     return url.set(database=dbname, username=user, password=None).render_as_string(False)
 
 
+class PgDatabases:
+    """Creates databases owned by a non-superuser role and drops them at the end."""
+
+    def __init__(self) -> None:
+        self._admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        self._names: list[str] = []
+
+    def create(self) -> str:
+        name = f"plugboard_test_{uuid.uuid4().hex[:10]}"
+        with self._admin.connect() as conn:
+            exists = conn.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE})
+            if not exists:
+                conn.execute(sa.text(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}'))
+        self._names.append(name)
+        return _pg_url_for(name, APP_ROLE)
+
+    def drop_all(self) -> None:
+        with self._admin.connect() as conn:
+            for name in self._names:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self._admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
+def pg_databases() -> Iterator[PgDatabases]:
+    dbs = PgDatabases()
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_databases: PgDatabases) -> str:
     """A fresh database owned by a non-superuser role; dropped at the end."""
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"plugboard_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        exists = conn.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE})
-        if not exists:
-            conn.execute(sa.text(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}'))
-    try:
-        yield _pg_url_for(name, APP_ROLE)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return pg_databases.create()
 
 
 @pytest.fixture(scope="session")
@@ -148,7 +167,8 @@ def app(app_config: dict[str, Any], smtp_sink: SmtpSink) -> Iterator[Flask]:
 
 def _empty_tables(app: Flask) -> None:
     engine = app.extensions["plugboard.db"]
-    tables = [t.name for t in Base.metadata.sorted_tables]
+    existing = set(sa.inspect(engine).get_table_names())
+    tables = [t.name for t in Base.metadata.sorted_tables if t.name in existing]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
@@ -177,3 +197,45 @@ def api(client: FlaskClient, app: Flask) -> Api:
 @pytest.fixture
 def mailbox(smtp_sink: SmtpSink) -> MailBox:
     return MailBox(smtp_sink)
+
+
+@pytest.fixture
+def plugin_app(
+    backend: str, request: pytest.FixtureRequest, session_tmp: Path, smtp_sink: SmtpSink
+) -> Iterator[Any]:
+    """``plugin_app(*plugins)``: an app with extra plugins on its own migrated database.
+
+    Databases are made once per (backend, plugin set) and emptied after each test.
+    """
+    cache: dict[tuple[Any, ...], dict[str, Any]] = request.config.__dict__.setdefault(
+        "_plugboard_plugin_dbs", {})
+    made: list[Flask] = []
+
+    def factory(*plugins: Any, **overrides: Any) -> Flask:
+        key = (backend, *sorted(str(getattr(p, "plugin_info", p)) for p in plugins))
+        if key not in cache:
+            config = base_config(session_tmp / f"plugins-{len(cache)}", smtp_sink.url)
+            if backend == "postgresql":
+                config["database_url"] = request.getfixturevalue("pg_databases").create()
+                config["redis_url"] = request.getfixturevalue("redis_url")
+            config["extra_plugins"] = list(plugins)
+            config["load_builtin_plugins"] = False
+            config["load_entry_points"] = False
+            migrated = create_app(config)
+            with migrated.app_context():
+                migrate.upgrade(migrated)
+            migrated.extensions["plugboard.db"].dispose()
+            cache[key] = config
+        config = dict(cache[key], **overrides)
+        if backend == "postgresql":
+            config["redis_namespace"] = f"pbtest-{uuid.uuid4().hex[:8]}"
+        app = create_app(config)
+        made.append(app)
+        smtp_sink.clear()
+        return app
+
+    yield factory
+    for app in made:
+        _empty_tables(app)
+        app.extensions["plugboard.broadcast"].close()
+        app.extensions["plugboard.db"].dispose()

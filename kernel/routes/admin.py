@@ -81,6 +81,7 @@ class AdminTenants(MethodView):
             db.session.rollback()
             problem(409, "slug-taken", title="Tenant slug taken",
                     detail=f"The slug {data['slug']!r} is in use; choose another.")
+        current_app.extensions["plugboard.activations"].seed_new_tenant(tenant.id, "platform-admin")
         audit.describe("admin.tenants.create", "tenant", tenant.id, tenant_id=tenant.id)
         return tenant
 

@@ -1,0 +1,29 @@
+"""Plugboard's public plugin contract: hook specs, the ``hookimpl`` marker, the manifest.
+
+A plugin is any object (usually a module) with a ``plugin_info`` attribute holding a
+:class:`PluginInfo` and ``@hookimpl`` functions named after the specs in
+:mod:`hookspecs._spec`. See ``docs/writing-plugins.md``.
+"""
+
+from hookspecs._manifest import (
+    EventHandler,
+    JobSpec,
+    ManifestError,
+    PluginInfo,
+    PluginRefusal,
+)
+from hookspecs._spec import CONTRACT_VERSION, PROJECT_NAME, hookimpl, hookspec
+
+__all__ = sorted(
+    [
+        "CONTRACT_VERSION",
+        "EventHandler",
+        "JobSpec",
+        "ManifestError",
+        "PROJECT_NAME",
+        "PluginInfo",
+        "PluginRefusal",
+        "hookimpl",
+        "hookspec",
+    ]
+)

@@ -1,0 +1,196 @@
+"""Wiring loaded plugins into the app: routes (gated per tenant), permissions, jobs, events.
+
+Every blueprint a plugin registers gets a ``before_request`` gate from the kernel, so
+plugin code never checks activation itself:
+
+* tenant routes (``/api/v1/<plugin>``): authenticate, open the tenant scope, 404
+  ``plugin-not-enabled`` when the tenant has not enabled the plugin, run request guards;
+* public routes (``/api/v1/public/<plugin>``): resolve the tenant from Host or
+  ``X-Tenant``, open its scope, same 404;
+* webhooks (``/api/v1/webhooks/<plugin>``): when the rule has a ``<tenant>`` segment, the
+  tenant is resolved by slug and gated the same way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g, request
+
+from hookspecs import EventHandler, JobSpec, PluginRefusal
+from kernel.activation import Activations
+from kernel.auth import authenticate, open_scope_for
+from kernel.errors import problem
+from kernel.registry import PluginRecord, PluginRegistry
+from kernel.routes.public import public_tenant
+from kernel.tenancy import enter_tenant_scope
+
+KINDS = {
+    "plugboard_blueprints": "/api/v1/{name}",
+    "plugboard_public_blueprints": "/api/v1/public/{name}",
+    "plugboard_webhook_blueprints": "/api/v1/webhooks/{name}",
+}
+
+
+def _not_enabled(name: str) -> None:
+    problem(404, "plugin-not-enabled", title="Plugin not enabled",
+            detail=f"The plugin {name!r} is not enabled for this tenant.", plugin=name)
+
+
+def run_guards(tenant_id: uuid.UUID) -> None:
+    """Let the tenant's enabled plugins refuse the current request."""
+    app = current_app
+    activations: Activations = app.extensions["plugboard.activations"]
+    guards: frozenset[str] = app.extensions["plugboard.guard_plugins"]
+    if not guards:
+        return
+    enabled = activations.snapshot.enabled(tenant_id)
+    if not guards & enabled:
+        return
+    hook = activations.registry.hook_for(enabled, "plugboard_request_guard")
+    try:
+        hook(tenant_id=tenant_id, endpoint=request.endpoint or "", method=request.method)
+    except PluginRefusal as refusal:
+        problem(refusal.status, refusal.type_, title="Request refused", detail=refusal.reason)
+
+
+def _tenant_gate(name: str) -> Callable[[], None]:
+    def gate() -> None:
+        principal = authenticate()
+        open_scope_for(principal)
+        assert principal.tenant_id is not None
+        if not current_app.extensions["plugboard.activations"].is_enabled(principal.tenant_id, name):
+            _not_enabled(name)
+        run_guards(principal.tenant_id)
+
+    return gate
+
+
+def _enter(name: str, tenant_id: uuid.UUID) -> None:
+    if "scope_token" not in g:
+        g.scope_token = enter_tenant_scope(tenant_id)
+    if not current_app.extensions["plugboard.activations"].is_enabled(tenant_id, name):
+        _not_enabled(name)
+
+
+def _public_gate(name: str) -> Callable[[], None]:
+    def gate() -> None:
+        info = public_tenant()
+        g.public_tenant = info
+        _enter(name, info.id)
+
+    return gate
+
+
+def _webhook_gate(name: str) -> Callable[[], None]:
+    def gate() -> None:
+        slug = (request.view_args or {}).get("tenant")
+        if slug is None:
+            return  # the plugin identifies the tenant itself, then calls enter_tenant()
+        info = current_app.extensions["plugboard.tenants"].by_slug(str(slug))
+        if info is None or info.status != "active":
+            problem(404, "unknown-tenant", title="Unknown tenant", detail="No such tenant.")
+        g.public_tenant = info
+        _enter(name, info.id)
+
+    return gate
+
+
+GATES = {
+    "plugboard_blueprints": _tenant_gate,
+    "plugboard_public_blueprints": _public_gate,
+    "plugboard_webhook_blueprints": _webhook_gate,
+}
+
+
+def enter_tenant(plugin: str, tenant_id: uuid.UUID) -> None:
+    """For webhook views that find the tenant in the payload: scope and gate it."""
+    _enter(plugin, tenant_id)
+
+
+def _collect(app: Flask, registry: PluginRegistry, record: PluginRecord) -> dict[str, Any]:
+    """Everything one plugin registers, validated before anything is installed."""
+    name = record.name
+    out: dict[str, Any] = {"blueprints": []}
+    for hook, prefix_tpl in KINDS.items():
+        prefix = prefix_tpl.format(name=name)
+        for group in registry.call_plugin(name, hook, app=app):
+            for bp in group or ():
+                url_prefix = getattr(bp, "url_prefix", None) or ""
+                if url_prefix != prefix and not url_prefix.startswith(prefix + "/"):
+                    raise ValueError(
+                        f"{hook}: blueprint {bp.name!r} has url_prefix {url_prefix!r}; plugin "
+                        f"{name!r} must serve these routes under {prefix!r}"
+                    )
+                out["blueprints"].append((hook, bp))
+    out["jobs"] = [j for group in registry.call_plugin(name, "plugboard_jobs") for j in group or ()]
+    for job in out["jobs"]:
+        if not isinstance(job, JobSpec) or not job.name.startswith(name + "."):
+            raise ValueError(f"plugboard_jobs: {job!r} must be a JobSpec named '{name}.<job>'")
+    out["events"] = [
+        e for group in registry.call_plugin(name, "plugboard_event_handlers") for e in group or ()
+    ]
+    for handler in out["events"]:
+        if not isinstance(handler, EventHandler):
+            raise ValueError(f"plugboard_event_handlers: {handler!r} is not an EventHandler")
+    perms = dict(record.info.permissions) if record.info else {}
+    for group in registry.call_plugin(name, "plugboard_permissions"):
+        perms.update(group or {})
+    for perm in perms:
+        if not perm.startswith(name + "."):
+            raise ValueError(f"plugboard_permissions: {perm!r} must start with '{name}.'")
+    out["permissions"] = perms
+    out["components"] = [
+        dict(c, plugin=name)
+        for group in registry.call_plugin(name, "plugboard_page_components") for c in group or ()
+    ]
+    if record.info and record.info.migrations and not Path(record.info.migrations).is_dir():
+        raise ValueError(f"PluginInfo.migrations {record.info.migrations!r} is not a folder")
+    return out
+
+
+def install(app: Flask, api: Any, registry: PluginRegistry) -> None:
+    """Install every loaded plugin's registrations; a plugin that fails is left out."""
+    collected: dict[str, dict[str, Any]] = {}
+    for record in registry.loaded():
+        try:
+            collected[record.name] = _collect(app, registry, record)
+        except Exception as exc:
+            registry.unload(record.name, f"registration failed: {type(exc).__name__}: {exc}")
+    registry._resolve_dependencies()  # a dropped plugin drops its dependents too
+    jobs: dict[str, tuple[str, JobSpec]] = app.extensions.setdefault("plugboard.jobs", {})
+    events: dict[str, list[tuple[str, EventHandler]]] = app.extensions.setdefault(
+        "plugboard.event_handlers", {})
+    components: list[dict[str, Any]] = app.extensions.setdefault("plugboard.page_components", [])
+    migration_dirs: list[str] = app.extensions.setdefault("plugboard.migration_dirs", [])
+    gates: dict[str, Callable[[], None]] = {}
+    for record in registry.loaded():
+        found = collected[record.name]
+        for hook, bp in found["blueprints"]:
+            api.register_blueprint(bp)
+            gates[bp.name] = GATES[hook](record.name)
+        for perm, role in found["permissions"].items():
+            app.extensions["plugboard.permissions"].register(perm, role)
+        for job in found["jobs"]:
+            jobs[job.name] = (record.name, job)
+        for handler in found["events"]:
+            events.setdefault(handler.event, []).append((record.name, handler))
+        components.extend(found["components"])
+        if record.info and record.info.migrations:
+            migration_dirs.append(record.info.migrations)
+    app.extensions["plugboard.guard_plugins"] = registry.implementers("plugboard_request_guard")
+
+    # One app-level hook rather than one per blueprint: blueprints are module globals that
+    # may be registered on many apps, and Flask forbids changing them after registration.
+    @app.before_request
+    def _gate_plugin_routes() -> None:
+        gate = gates.get(request.blueprint or "")
+        if gate is not None:
+            gate()
+
+
+def loaded_packages(registry: PluginRegistry) -> Sequence[str]:
+    return [r.package for r in registry.loaded() if r.package]

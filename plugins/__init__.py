@@ -1,0 +1,1 @@
+"""Built-in plugins, one package each; every package exposes its ``plugin`` object."""
