@@ -46,9 +46,12 @@ class PluginDetailSchema(PluginSchema):
     updated_at = fields.DateTime(allow_none=True)
 
 
+STRICT_BOOL = {"truthy": {True}, "falsy": {False}}
+
+
 class ActivationSchema(Strict):
-    enabled = fields.Boolean(required=True)
-    with_dependencies = fields.Boolean(load_default=False,
+    enabled = fields.Boolean(required=True, **STRICT_BOOL)
+    with_dependencies = fields.Boolean(load_default=False, **STRICT_BOOL,
                                        metadata={"description": "enable missing requirements too"})
 
 
@@ -59,14 +62,19 @@ class ActivationResultSchema(ma.Schema):
 
 
 class ConfigSchema(ma.Schema):
+    """A plugin config object: the plugin's JSON Schema, not this one, decides its shape."""
+
     class Meta:
-        unknown = ma.INCLUDE  # the plugin's JSON Schema decides what is allowed
+        unknown = ma.INCLUDE
+
+    def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        return dict(obj)
 
 
 class AdminPluginStateSchema(Strict):
-    enabled = fields.Boolean()
+    enabled = fields.Boolean(**STRICT_BOOL)
     config = fields.Dict()
-    with_dependencies = fields.Boolean(load_default=True)
+    with_dependencies = fields.Boolean(load_default=True, **STRICT_BOOL)
 
 
 class InstalledPluginSchema(ma.Schema):
