@@ -1,0 +1,1 @@
+"""Plugboard's distribution namespace: ``plugboard.testing`` is the plugin-author harness."""
