@@ -32,7 +32,7 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type name, not a secret
 
 
 def _settings() -> Settings:
@@ -146,6 +146,9 @@ def _pick_tenant(user: User, tenant: str | None) -> tuple[uuid.UUID | None, str 
             problem(403, "not-a-member", title="Not a member",
                     detail=f"You are not a member of tenant {tenant!r}.")
         assert found is not None
+        if found[1].status != "active":
+            problem(403, "tenant-suspended", title="Tenant suspended",
+                    detail="That tenant is suspended; contact the platform's support.")
         return found[1].id, found[0].role
     rows = memberships_of(user.id)
     active = [(m, t) for m, t in rows if t.status == "active"]
@@ -277,6 +280,13 @@ def forgot_password(email: str) -> None:
 def reset_password(token: str, password: str) -> None:
     user = spend_user_token(token, RESET)
     user.password_hash = current_app.extensions["plugboard.passwords"].hash(password)
+    # Older reset mails must not change the new password again.
+    db.session.execute(
+        sa.update(UserToken)
+        .where(UserToken.user_id == user.id, UserToken.purpose == RESET,
+               UserToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
     # Owning the mailbox proves the address too.
     user.email_verified_at = user.email_verified_at or utcnow()
     with platform_scope():

@@ -22,7 +22,13 @@ class ConfigError(RuntimeError):
 
 
 def _bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word in {"1", "true", "yes", "on"}:
+        return True
+    if word in {"0", "false", "no", "off"}:
+        return False
+    # A typo must not silently mean False (e.g. turn TLS off).
+    raise ValueError(value)
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -86,7 +92,8 @@ class Settings:
             if name not in fields:
                 known = ", ".join(sorted(fields))
                 raise ConfigError(f"Unknown setting {key!r}. Known settings: {known}.")
-            values[name] = value
+            # Keys may be variable names, so their values may be strings like the variables'.
+            values[name] = _parse(name, fields[name].type, value) if isinstance(value, str) else value
         settings = cls(**values)
         settings.validate()
         return settings
@@ -134,5 +141,8 @@ def _parse(name: str, type_name: Any, raw: str) -> Any:
         if kind.startswith("tuple"):
             return _csv(raw)
     except ValueError as exc:
-        raise ConfigError(f"PLUGBOARD_{name.upper()}={raw!r} is not a valid {kind}.") from exc
+        raise ConfigError(
+            f"PLUGBOARD_{name.upper()}={raw!r} is not a valid {kind}"
+            + (" (use true/false, yes/no, on/off or 1/0)." if kind == "bool" else ".")
+        ) from exc
     return raw

@@ -77,7 +77,9 @@ class Mailer:
     def render(self, template: str, **context: Any) -> EmailMessage:
         context.setdefault("public_url", self._public_url)
         msg = EmailMessage()
-        msg["Subject"] = self._env.get_template(f"{template}.subject.txt").render(context).strip()
+        subject = self._env.get_template(f"{template}.subject.txt").render(context)
+        # User-chosen names (a tenant's) reach the subject; a line break there is an error.
+        msg["Subject"] = " ".join(subject.split())
         msg["From"] = self._from
         msg["Message-ID"] = make_msgid(domain="plugboard")
         msg.set_content(self._env.get_template(f"{template}.txt").render(context))

@@ -8,11 +8,15 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from kernel.rbac import ROLES
-from kernel.tenants import HOSTNAME_RE, SLUG_RE
+from kernel.tenants import HOSTNAME_RE, RESERVED_SLUGS, SLUG_RE
 
 Email = fields.Email
 _password = validate.Length(min=10, max=256)
-_slug = validate.Regexp(SLUG_RE, error="lowercase letters, digits and inner hyphens, 1-63 chars")
+# Reserved labels never resolve as storefront subdomains, so no tenant may take one.
+_slug = [
+    validate.Regexp(SLUG_RE, error="lowercase letters, digits and inner hyphens, 1-63 chars"),
+    validate.NoneOf(sorted(RESERVED_SLUGS), error="is reserved; choose another slug"),
+]
 _role = validate.OneOf(ROLES)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
 from kernel import accounts, audit
@@ -134,10 +134,11 @@ def switch_tenant(data: dict[str, Any]) -> dict[str, Any]:
 @blp.post("/password/forgot")
 @blp.arguments(ForgotSchema)
 @blp.response(202)
-def forgot_password(data: dict[str, Any]) -> None:
+def forgot_password(data: dict[str, Any]) -> Response:
     """Mail a single-use reset link; answers the same whether or not the account exists."""
     audit.skip()
     accounts.forgot_password(data["email"])
+    return Response(status=202)  # no body, rather than a JSON ``null``
 
 
 @blp.post("/password/reset")
@@ -161,7 +162,7 @@ def verify_email(data: dict[str, Any]) -> None:
 @blp.post("/verify-email/resend")
 @auth_required(tenant=False)
 @blp.response(202)
-def resend_verification() -> None:
+def resend_verification() -> Response:
     """Mail a new verification link to the caller."""
     principal = current_principal()
     user = db.session.get(User, principal.user_id) if principal and principal.user_id else None
@@ -171,3 +172,4 @@ def resend_verification() -> None:
     if user.email_verified_at is None:
         accounts.send_verification(user)
     audit.skip()
+    return Response(status=202)
