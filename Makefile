@@ -1,0 +1,84 @@
+# Plugboard developer tasks. A newcomer needs two: `make run` and `make test`.
+#
+# Everything runs from the virtualenv in $(VENV), created on first use. Installs are
+# remembered in stamp files that depend on pyproject.toml, so a target only reinstalls
+# when the dependencies changed.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules --no-print-directory
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+# The embedded profile (SQLite, local storage, inline jobs) for run / migrate / demo.
+# Anything already set in the environment (e.g. PLUGBOARD_DATABASE_URL) wins.
+run migrate demo: export PLUGBOARD_DATA_DIR ?= $(CURDIR)/var
+run migrate demo: export PLUGBOARD_PUBLIC_URL ?= http://$(HOST):$(PORT)
+
+# The test suite's services: the local PostgreSQL (as a superuser that creates a
+# throw-away database and a non-superuser role) and the local Redis.
+export PLUGBOARD_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+export PLUGBOARD_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+INSTALLED := $(VENV)/.installed
+INSTALLED_DEV := $(VENV)/.installed-dev
+
+.PHONY: help run serve migrate demo test lint format clean clean-data
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) \
+	  | awk 'BEGIN {FS = ":.*## "} {printf "  make %-11s %s\n", $$1, $$2}'
+
+run: demo  ## install, migrate, seed the demo tenant, serve on HOST:PORT (127.0.0.1:8000)
+	$(BIN)/plugboard serve --host $(HOST) --port $(PORT)
+
+serve: $(INSTALLED)  ## serve without migrating or seeding
+	$(BIN)/plugboard serve --host $(HOST) --port $(PORT)
+
+migrate: $(INSTALLED)  ## apply every migration head (kernel and plugins)
+	$(BIN)/plugboard db upgrade
+
+demo: migrate  ## seed the demo tenant (idempotent) and print how to log in
+	$(BIN)/plugboard demo $(if $(DEMO_PASSWORD),--password '$(DEMO_PASSWORD)')
+
+# Tests see only the PLUGBOARD_TEST_* variables: a developer's own PLUGBOARD_* settings
+# (a Redis URL, production env, ...) must not change what the suite exercises.
+test: $(INSTALLED_DEV)  ## run the whole suite (needs the local PostgreSQL and Redis)
+	unset $$(compgen -e | grep '^PLUGBOARD_' | grep -v '^PLUGBOARD_TEST_' || true); \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED_DEV)  ## ruff check everything; mypy (strict) on kernel and hookspecs
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+format: $(INSTALLED_DEV)  ## ruff format and fix imports (rewrites files)
+	$(BIN)/ruff check --select I --fix .
+	$(BIN)/ruff format .
+
+clean:  ## remove the virtualenv, caches and build output (keeps var/, the dev database)
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache ./*.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+clean-data:  ## remove var/: the embedded database and stored files
+	rm -rf var
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "Plugboard needs Python 3.11 or newer; '$(PYTHON)' is $$($(PYTHON) --version 2>&1)." >&2; \
+	  echo "Point make at one, e.g. 'make run PYTHON=python3.12'." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e .
+	@touch $@
+
+$(INSTALLED_DEV): pyproject.toml $(INSTALLED)
+	$(BIN)/python -m pip install -e '.[dev]'
+	@touch $@
