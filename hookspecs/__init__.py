@@ -7,6 +7,7 @@ A plugin is any object (usually a module) with a ``plugin_info`` attribute holdi
 
 from hookspecs._manifest import (
     EventHandler,
+    JobFailed,
     JobSpec,
     ManifestError,
     PluginInfo,
@@ -14,16 +15,15 @@ from hookspecs._manifest import (
 )
 from hookspecs._spec import CONTRACT_VERSION, PROJECT_NAME, hookimpl, hookspec
 
-__all__ = sorted(
-    [
-        "CONTRACT_VERSION",
-        "EventHandler",
-        "JobSpec",
-        "ManifestError",
-        "PROJECT_NAME",
-        "PluginInfo",
-        "PluginRefusal",
-        "hookimpl",
-        "hookspec",
-    ]
-)
+__all__ = [
+    "CONTRACT_VERSION",
+    "EventHandler",
+    "JobFailed",
+    "JobSpec",
+    "ManifestError",
+    "PROJECT_NAME",
+    "PluginInfo",
+    "PluginRefusal",
+    "hookimpl",
+    "hookspec",
+]

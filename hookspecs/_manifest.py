@@ -157,3 +157,18 @@ class PluginRefusal(Exception):  # noqa: N818 - reads as "the plugin refuses"
         self.reason = reason
         self.status = status
         self.type_ = type_
+
+
+class JobFailed(Exception):  # noqa: N818 - an outcome, not a bug
+    """Raised by a job for an expected, reported failure (the job ends ``failed``).
+
+    Any other exception is a bug: the job ends ``errored`` and is retried per its
+    :class:`JobSpec`. With ``retry=True`` an expected failure is retried too.
+
+    .. versionadded:: 1.0
+    """
+
+    def __init__(self, reason: str, retry: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry = retry

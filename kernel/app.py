@@ -18,7 +18,9 @@ from kernel.rbac import Permissions
 from kernel.security import Passwords, SecretBox, Tokens
 from kernel.tenancy import leave_scope
 from kernel.tenants import TenantDirectory
+from kernel import events
 from kernel.activation import Activations
+from kernel.jobs import Jobs, kernel_job_specs
 from kernel.broadcast import Broadcast
 from kernel.registry import Candidate, PluginRegistry, builtin_candidates, entry_point_candidates
 
@@ -93,11 +95,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_kernel_routes(app: Flask, api: ProblemApi) -> None:
-    from kernel.routes import admin, auth, health, keys, plugins, public, tenant
+    from kernel.routes import admin, admin_jobs, auth, health, keys, plugins, public, tenant
 
     health.init_app(app)
     for blueprint in (auth.blp, tenant.blp, keys.blp, admin.blp, plugins.blp, plugins.admin_blp,
-                      public.blp):
+                      admin_jobs.blp, public.blp):
         api.register_blueprint(blueprint)
 
 
@@ -124,6 +126,10 @@ def _init_plugins(app: Flask, api: ProblemApi, settings: Settings, extra: list[A
     })
     plugin_web.install(app, api, registry)
     registry.freeze()
+    jobs = Jobs(app, settings.redis_url, settings.redis_namespace)
+    for spec in (*kernel_job_specs(), *events.kernel_job_specs()):
+        jobs.register_kernel(spec)
+    app.extensions["plugboard.jobs_runner"] = jobs
     readiness_checks(app)["plugins"] = lambda: _plugins_health(registry)
 
 
@@ -148,7 +154,7 @@ def _expected_body_types(app: Flask, endpoint: str | None) -> tuple[str, ...] | 
     params = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
     types: list[str] = []
     for param in params:
-        location = param.get("location")
+        location = param.get("in")
         if location == "json":
             types.extend(JSON_TYPES)
         elif location in ("files", "form"):

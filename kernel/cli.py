@@ -117,6 +117,52 @@ def plugins_list() -> None:
         click.echo(line + (f"  ({record.error})" if record.error else ""))
 
 
+@click.command("worker")
+@click.argument("queues", nargs=-1)
+@click.option("--burst", is_flag=True, help="stop when the queues are empty")
+@with_appcontext
+def worker(queues: tuple[str, ...], burst: bool) -> None:
+    """Run an rq worker for QUEUES (default: every queue jobs are declared on)."""
+    from kernel.jobs import make_worker
+
+    try:
+        rq_worker = make_worker(current_app._get_current_object(), list(queues) or None)  # type: ignore[attr-defined]
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rq_worker.work(burst=burst, with_scheduler=True)
+
+
+@click.command("cron")
+@with_appcontext
+def cron() -> None:
+    """Run the cron scheduler (rq's), which enqueues every cron JobSpec on time."""
+    from kernel.jobs import make_cron_scheduler
+
+    try:
+        scheduler = make_cron_scheduler(current_app._get_current_object())  # type: ignore[attr-defined]
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    scheduler.start()
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Background jobs."""
+
+
+@jobs_group.command("run")
+@click.argument("name")
+@click.option("--tenant", default=None, help="tenant id, for per-tenant jobs")
+@with_appcontext
+def jobs_run(name: str, tenant: str | None) -> None:
+    """Enqueue job NAME now (inline without Redis); ``kernel.cron`` takes --job via NAME=job."""
+    import uuid
+
+    runner = current_app.extensions["plugboard.jobs_runner"]
+    runner.submit(name, uuid.UUID(tenant) if tenant else None, None, {})
+    click.echo(f"{name}: {'ran inline' if runner.inline else 'enqueued'}")
+
+
 def register_commands(app: Flask) -> None:
-    for command in (serve, db_group, create_admin, demo, plugins_group):
+    for command in (serve, db_group, create_admin, demo, plugins_group, worker, cron, jobs_group):
         app.cli.add_command(command)

@@ -16,6 +16,7 @@ Tenant isolation happens twice:
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +27,7 @@ from flask.globals import app_ctx
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.util import find_tables
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -103,6 +105,24 @@ def is_tenant_owned(cls: type) -> bool:
 class PlugboardSession(Session):
     """The session class; its events enforce the tenant scope."""
 
+    def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        """:meth:`Session.get`, with the scope enforced for rows already in the identity map.
+
+        The identity map answers without a query, so ``do_orm_execute`` never sees it.
+        """
+        obj = super().get(entity, ident, **kwargs)
+        if obj is None or not is_tenant_owned(type(obj)):
+            return obj
+        scope = current_scope()
+        if scope is None:
+            raise TenantScopeError(
+                f"session.get of tenant-owned {type(obj).__name__} outside a tenant scope. Run "
+                "it inside `with tenant_scope(tenant_id):` (or `platform_scope()`)."
+            )
+        if scope.tenant_id is not None and obj.tenant_id != scope.tenant_id:
+            return None
+        return obj
+
 
 def _scope_settings() -> tuple[str, str]:
     scope = current_scope()
@@ -119,9 +139,12 @@ def _sync_rls(session: Session) -> None:
     if bind.dialect.name != "postgresql":
         return
     wanted = _scope_settings()
+    # Procure the connection first: a new transaction (after_begin) forgets the settings,
+    # which SET LOCAL lost at the previous commit.
+    connection = session.connection()
     if session.info.get("rls_settings") == wanted:
         return
-    session.connection().execute(
+    connection.execute(
         sa.text(
             "SELECT set_config('plugboard.tenant_id', :tid, true), "
             "set_config('plugboard.all_tenants', :all, true)"
@@ -136,24 +159,71 @@ def _after_begin(session: Session, transaction: Any, connection: Any) -> None:
     session.info.pop("rls_settings", None)
 
 
+def _tenant_tables() -> dict[str, str]:
+    """Table name -> model name of every tenant-owned model mapped so far."""
+    mappers = Base.registry.mappers
+    if _TABLES_SEEN.get("count") != len(mappers):
+        _TENANT_TABLES.clear()
+        _TENANT_TABLES.update({
+            m.local_table.name: m.class_.__name__  # type: ignore[attr-defined]
+            for m in mappers if is_tenant_owned(m.class_)
+        })
+        _TABLES_SEEN["count"] = len(mappers)
+    return _TENANT_TABLES
+
+
+_TENANT_TABLES: dict[str, str] = {}
+_TABLES_SEEN: dict[str, int] = {}
+
+
+def _tenant_models_in(statement: Any) -> list[str]:
+    """Tenant-owned models a statement touches anywhere: joins, subqueries, EXISTS, DML."""
+    owned = _tenant_tables()
+    tables = find_tables(statement, include_joins=True, include_aliases=True, include_crud=True)
+    return sorted({owned[t.name] for t in tables if getattr(t, "name", None) in owned})
+
+
 @event.listens_for(PlugboardSession, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
     _sync_rls(state.session)
-    if not any(is_tenant_owned(m.class_) for m in state.all_mappers):
+    names = _tenant_models_in(state.statement)
+    if not names:
         return
     scope = current_scope()
     if scope is None:
-        names = sorted(m.class_.__name__ for m in state.all_mappers if is_tenant_owned(m.class_))
         raise TenantScopeError(
             f"Query on tenant-owned {', '.join(names)} outside a tenant scope. Run it inside "
             "`with tenant_scope(tenant_id):` (or `platform_scope()` for kernel look-ups)."
         )
-    if scope.tenant_id is None or not (state.is_select or state.is_update or state.is_delete):
+    if scope.tenant_id is None:
         return
     tid = scope.tenant_id
+    if state.is_insert:
+        _check_insert(state, tid)
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
     state.statement = state.statement.options(
         with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tid, include_aliases=True)
     )
+
+
+_TENANT_PARAM = re.compile(r"^tenant_id(_m\d+)?$")
+
+
+def _check_insert(state: ORMExecuteState, tid: uuid.UUID) -> None:
+    """An INSERT statement in a tenant scope may only write rows of that tenant."""
+    if isinstance(state.parameters, list):  # bulk INSERT of a list of rows
+        given = [row.get("tenant_id") for row in state.parameters]
+    else:  # values embedded with .values(), single or multi-row
+        params = {**state.statement.compile().params, **(state.parameters or {})}
+        given = [value for key, value in params.items() if _TENANT_PARAM.match(key)]
+    others = {str(t) for t in given if t is not None and str(t) != str(tid)}
+    if others:
+        raise TenantScopeError(
+            f"INSERT of rows of tenant(s) {', '.join(sorted(others))} inside the scope of "
+            f"tenant {tid}; open that tenant's scope instead."
+        )
 
 
 @event.listens_for(PlugboardSession, "before_flush")
@@ -177,12 +247,38 @@ def _scope_flush(session: Session, flush_context: UOWTransaction, instances: Any
                     "cannot supply one; set tenant_id explicitly."
                 )
             obj.tenant_id = scope.tenant_id
-        elif scope.tenant_id is not None and obj.tenant_id != scope.tenant_id:
-            raise TenantScopeError(
-                f"{type(obj).__name__} belongs to tenant {obj.tenant_id}, not to the scope's "
-                f"tenant {scope.tenant_id}."
-            )
+        elif scope.tenant_id is not None:
+            # the loaded tenant too: moving another tenant's row into this one is no better
+            owners = {obj.tenant_id, *sa.inspect(obj).attrs.tenant_id.history.deleted}
+            for owner in owners - {scope.tenant_id}:
+                raise TenantScopeError(
+                    f"{type(obj).__name__} belongs to tenant {owner}, not to the scope's "
+                    f"tenant {scope.tenant_id}."
+                )
     _sync_rls(session)
+
+
+def after_commit(session: Session, callback: Any) -> None:
+    """Run ``callback()`` once ``session``'s current transaction commits (now, if none).
+
+    Dropped if the transaction rolls back. The callback must not use ``session``;
+    jobs run inline open an application context (hence a session) of their own.
+    """
+    if not session.in_transaction():
+        callback()
+        return
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+@event.listens_for(PlugboardSession, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop("after_commit", []):
+        callback()
+
+
+@event.listens_for(PlugboardSession, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop("after_commit", None)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -17,13 +17,6 @@ from tests.helpers import Account, Api, assert_problem
 
 MAX_BODY = 2048
 
-# kernel/app.py's _expected_body_types reads param["location"], but flask-smorest stores
-# the location under "in", so no body is ever refused with 415. Strict: once app.py is
-# fixed this turns into a failure, and the marker must go.
-APP_PY_415_BUG = pytest.mark.xfail(
-    strict=True, reason="kernel/app.py _expected_body_types: param.get('location') -> 'in'"
-)
-
 
 @pytest.fixture
 def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +108,6 @@ def test_malformed_json_is_400(api: Api, app: Flask, path: str) -> None:
     assert row_counts(app) == before
 
 
-@APP_PY_415_BUG
 @pytest.mark.parametrize("path", sorted(ENDPOINTS))
 @pytest.mark.parametrize("content_type", ["text/plain", None])
 def test_wrong_content_type_is_415(

@@ -54,3 +54,32 @@ class BadPrefix:
         from flask_smorest import Blueprint
 
         return [Blueprint("badprefix", __name__, url_prefix="/api/v1/tenant")]
+
+
+class Ledger:
+    """Handles ``payment.succeeded`` too; writes a note per event (test-only shortcut)."""
+
+    plugin_info = PluginInfo(name="ledger", version="1.0.0")
+
+    @hookimpl
+    def plugboard_event_handlers(self) -> list[Any]:
+        from hookspecs import EventHandler
+
+        return [EventHandler("payment.succeeded", _ledger_note, name="ledger.record")]
+
+
+def _ledger_note(event_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    import os
+    import time
+
+    from kernel.api import db
+    from tests.testplugins.full.models import FullNote
+
+    marker = payload.get("block_once")
+    if marker and not os.path.exists(marker):
+        with open(marker, "w") as fh:  # noqa: PTH123 - a plain marker file
+            fh.write(str(os.getpid()))
+        time.sleep(120)  # the test kills the worker while it waits here
+    if payload.get("explode"):
+        raise RuntimeError("ledger is down")
+    db.session.add(FullNote(text=f"ledger:{event_id}"))

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_smorest import Blueprint
 
-from hookspecs import EventHandler, JobSpec, PluginInfo, PluginRefusal, hookimpl
+from hookspecs import EventHandler, JobFailed, JobSpec, PluginInfo, PluginRefusal, hookimpl
 from kernel.api import auth_required, db, public_tenant
 from tests.testplugins.full.models import FullNote
 
@@ -92,11 +92,29 @@ def ping(tenant: str) -> dict[str, int]:
 
 def cleanup(tenant_id: uuid.UUID) -> int:
     CALLS.append(("job", {"tenant_id": tenant_id}))
+    db.session.add(FullNote(text=f"cleanup:{uuid.uuid4().hex[:8]}"))
     return 0
 
 
-def on_payment(tenant_id: uuid.UUID, payload: Mapping[str, Any]) -> None:
+ATTEMPTS: dict[str, int] = {}
+
+
+def flaky(tenant_id: uuid.UUID, label: str, fail_times: int) -> None:
+    """Errors ``fail_times`` times, then writes a note."""
+    ATTEMPTS[label] = ATTEMPTS.get(label, 0) + 1
+    db.session.add(FullNote(text=f"attempt:{label}:{ATTEMPTS[label]}"))
+    if ATTEMPTS[label] <= fail_times:
+        raise RuntimeError(f"transient failure {ATTEMPTS[label]}")
+
+
+def expected_failure(tenant_id: uuid.UUID) -> None:
+    db.session.add(FullNote(text="never stored"))
+    raise JobFailed("the remote calendar said no")
+
+
+def on_payment(tenant_id: uuid.UUID, payload: Mapping[str, Any], event_id: uuid.UUID) -> None:
     CALLS.append(("event", {"tenant_id": tenant_id, "payload": dict(payload)}))
+    db.session.add(FullNote(text=f"full:{event_id}"))
 
 
 @hookimpl
@@ -116,7 +134,11 @@ def plugboard_webhook_blueprints() -> list[Blueprint]:
 
 @hookimpl
 def plugboard_jobs() -> list[JobSpec]:
-    return [JobSpec("full.cleanup", cleanup, retry=2, cron="0 3 * * *")]
+    return [
+        JobSpec("full.cleanup", cleanup, retry=2, cron="0 3 * * *"),
+        JobSpec("full.flaky", flaky, retry=3, retry_intervals=(0, 0, 0)),
+        JobSpec("full.expected_failure", expected_failure),
+    ]
 
 
 @hookimpl
