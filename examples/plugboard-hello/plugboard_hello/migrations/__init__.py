@@ -1,0 +1,1 @@
+"""The plugin's alembic branch (label ``hello``); alembic skips this file."""

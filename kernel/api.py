@@ -1,0 +1,97 @@
+"""The stable surface plugins may import: ``from kernel.api import …``.
+
+Everything else under ``kernel`` is private and may change in any release; what is
+listed in ``__all__`` here follows the contract version (``hookspecs.CONTRACT_VERSION``)
+and is deprecated for one minor version before it goes. See ``docs/writing-plugins.md``.
+
+* models: :class:`Base`, :class:`TenantOwned`, :data:`db`, :func:`utcnow`
+* tenancy: :func:`tenant_scope`, :func:`current_tenant_id`, :func:`platform_scope`,
+  :class:`TenantScopeError`, :func:`enter_tenant` (webhooks that find the tenant in
+  the payload)
+* auth: :func:`auth_required`, :func:`current_principal`, :class:`Principal`
+* errors and HTTP helpers: :func:`problem`, :class:`Problem`, :func:`paginate`,
+  :func:`audit_describe`, :func:`public_tenant`
+* migrations: :func:`enable_tenant_rls`, :func:`disable_tenant_rls`
+* services: :func:`plugin_config`, :func:`mailer`, :func:`tenant_hook`
+
+.. versionadded:: 1.0
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from flask import current_app
+
+from kernel.audit import describe as audit_describe
+from kernel.auth import Principal, auth_required, current_principal
+from kernel.db import Base, TenantOwned, db, utcnow
+from kernel.errors import Problem, problem
+from kernel.mail import Mailer
+from kernel.pagination import paginate
+from kernel.plugin_web import enter_tenant
+from kernel.rls import disable_tenant_rls, enable_tenant_rls
+from kernel.routes.public import public_tenant
+from kernel.tenancy import TenantScopeError, current_tenant_id, platform_scope, tenant_scope
+
+__all__ = [
+    "Base",
+    "Principal",
+    "Problem",
+    "TenantOwned",
+    "TenantScopeError",
+    "audit_describe",
+    "auth_required",
+    "current_principal",
+    "current_tenant_id",
+    "db",
+    "disable_tenant_rls",
+    "enable_tenant_rls",
+    "enter_tenant",
+    "mailer",
+    "paginate",
+    "platform_scope",
+    "plugin_config",
+    "problem",
+    "public_tenant",
+    "tenant_hook",
+    "tenant_scope",
+    "utcnow",
+]
+
+
+def plugin_config(plugin: str) -> dict[str, Any]:
+    """``plugin``'s plaintext config for the tenant in scope (secrets decrypted).
+
+    For the plugin's own use only: never return it in a response (the kernel's
+    ``/plugins/<name>/config`` masks secrets for that). Raises
+    :class:`TenantScopeError` outside a tenant scope.
+
+    .. versionadded:: 1.0
+    """
+    activations = current_app.extensions["plugboard.activations"]
+    return cast(dict[str, Any], activations.config_of(current_tenant_id(), plugin))
+
+
+def mailer() -> Mailer:
+    """The app's mailer: ``mailer().send(to, "template.txt", **context)``.
+
+    Register a plugin's templates once with ``mailer().add_templates("my_package")``.
+
+    .. versionadded:: 1.0
+    """
+    return cast(Mailer, current_app.extensions["plugboard.mailer"])
+
+
+def tenant_hook(hook: str) -> Any:
+    """``hook`` restricted to the plugins the tenant in scope has enabled.
+
+    This is how one plugin asks the others something without importing them, e.g.
+    ``tenant_hook("plugboard_resolve_payable")(tenant_id=tid, kind="invoice", ref=ref)``
+    (keyword arguments only). Raises :class:`TenantScopeError` outside a tenant scope.
+
+    .. versionadded:: 1.0
+    """
+    activations = current_app.extensions["plugboard.activations"]
+    enabled = activations.snapshot.enabled(current_tenant_id())
+    return activations.registry.hook_for(enabled, hook)
