@@ -17,11 +17,11 @@ from hookspecs._spec import CONTRACT_VERSION, PROJECT_NAME, hookimpl, hookspec
 
 __all__ = [
     "CONTRACT_VERSION",
+    "PROJECT_NAME",
     "EventHandler",
     "JobFailed",
     "JobSpec",
     "ManifestError",
-    "PROJECT_NAME",
     "PluginInfo",
     "PluginRefusal",
     "hookimpl",

@@ -74,7 +74,7 @@ def plugboard_tenant_disabled(tenant_id: uuid.UUID) -> None:
 
 
 @hookspec
-def plugboard_config_validate(  # type: ignore[empty-body]
+def plugboard_config_validate(
     tenant_id: uuid.UUID, config: Mapping[str, Any]
 ) -> Sequence[Mapping[str, str]] | None:
     """Checks beyond JSON Schema; return ``[{"pointer", "message"}]`` errors. Since 1.0."""
@@ -92,7 +92,7 @@ def plugboard_config_changed(
 
 @hookspec
 def plugboard_activation_changed(tenant_id: uuid.UUID, plugin: str, enabled: bool) -> None:
-    """Another plugin was switched on or off for a tenant (after commit). Since 1.0."""
+    """A plugin (this one included) was switched on or off for a tenant (after commit). Since 1.0."""
 
 
 # -- request: guards of the tenant's enabled plugins --------------------------------
@@ -107,14 +107,14 @@ def plugboard_request_guard(tenant_id: uuid.UUID, endpoint: str, method: str) ->
 
 
 @hookspec(firstresult=True)
-def plugboard_resolve_payable(  # type: ignore[empty-body]
+def plugboard_resolve_payable(
     tenant_id: uuid.UUID, kind: str, ref: str
 ) -> Mapping[str, Any] | None:
     """What is payable ``kind``/``ref``? ``{"amount", "currency", "description"}``. Since 1.0."""
 
 
 @hookspec(firstresult=True)
-def plugboard_component_data(  # type: ignore[empty-body]
+def plugboard_component_data(
     tenant_id: uuid.UUID, component_type: str, props: Mapping[str, Any]
 ) -> Mapping[str, Any] | None:
     """Data for a page component at fetch time (e.g. an EventList block). Since 1.0."""

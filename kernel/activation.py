@@ -54,6 +54,7 @@ class Snapshot:
         self._registry = registry
         self._broadcast = broadcast
         self._by_tenant: dict[uuid.UUID, frozenset[str]] = {}
+        self._shared: dict[frozenset[str], frozenset[str]] = {}
         self._lock = threading.Lock()
         broadcast.subscribe(TOPIC, self._drop)
 
@@ -76,14 +77,18 @@ class Snapshot:
             rows = db.session.scalars(
                 sa.select(PluginActivation.plugin).where(PluginActivation.enabled.is_(True))
             ).all()
-        names = frozenset(r for r in rows if r in loaded)
+        names = self._intern(frozenset(r for r in rows if r in loaded))
         with self._lock:
             self._by_tenant[tenant_id] = names
         return names
 
+    def _intern(self, names: frozenset[str]) -> frozenset[str]:
+        """One shared set per distinct combination: tenants mostly share a few."""
+        return self._shared.setdefault(names, names)
+
     def prime(self, tenant_id: uuid.UUID, names: frozenset[str]) -> None:
         """Set a tenant's entry directly (benchmarks, warm-up)."""
-        self._by_tenant[tenant_id] = names
+        self._by_tenant[tenant_id] = self._intern(names)
 
     def _drop(self, key: str | None) -> None:
         with self._lock:

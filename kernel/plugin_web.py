@@ -24,6 +24,7 @@ from hookspecs import EventHandler, JobSpec, PluginRefusal
 from kernel.activation import Activations
 from kernel.auth import authenticate, open_scope_for
 from kernel.errors import problem
+from kernel.rbac import ROLES
 from kernel.registry import PluginRecord, PluginRegistry
 from kernel.routes.public import public_tenant
 from kernel.tenancy import enter_tenant_scope
@@ -41,7 +42,10 @@ def _not_enabled(name: str) -> None:
 
 
 def run_guards(tenant_id: uuid.UUID) -> None:
-    """Let the tenant's enabled plugins refuse the current request."""
+    """Let the tenant's enabled plugins refuse the current request (once per request)."""
+    if g.get("guards_ran"):
+        return
+    g.guards_ran = True
     app = current_app
     activations: Activations = app.extensions["plugboard.activations"]
     guards: frozenset[str] = app.extensions["plugboard.guard_plugins"]
@@ -139,9 +143,12 @@ def _collect(app: Flask, registry: PluginRegistry, record: PluginRecord) -> dict
     perms = dict(record.info.permissions) if record.info else {}
     for group in registry.call_plugin(name, "plugboard_permissions"):
         perms.update(group or {})
-    for perm in perms:
+    for perm, role in perms.items():
         if not perm.startswith(name + "."):
             raise ValueError(f"plugboard_permissions: {perm!r} must start with '{name}.'")
+        if role not in ROLES:
+            raise ValueError(f"plugboard_permissions: {perm!r} names unknown role {role!r}; "
+                             f"use one of {', '.join(ROLES)}")
     out["permissions"] = perms
     out["components"] = [
         dict(c, plugin=name)
@@ -152,12 +159,22 @@ def _collect(app: Flask, registry: PluginRegistry, record: PluginRecord) -> dict
     return out
 
 
+def _check_names(app: Flask, found: dict[str, Any], taken: set[str]) -> None:
+    for _, bp in found["blueprints"]:
+        if bp.name in app.blueprints or bp.name in taken:
+            raise ValueError(f"blueprint name {bp.name!r} is already used; prefix it with the plugin name")
+        taken.add(bp.name)
+
+
 def install(app: Flask, api: Any, registry: PluginRegistry) -> None:
     """Install every loaded plugin's registrations; a plugin that fails is left out."""
     collected: dict[str, dict[str, Any]] = {}
+    taken: set[str] = set()
     for record in registry.loaded():
         try:
-            collected[record.name] = _collect(app, registry, record)
+            found = _collect(app, registry, record)
+            _check_names(app, found, taken)
+            collected[record.name] = found
         except Exception as exc:
             registry.unload(record.name, f"registration failed: {type(exc).__name__}: {exc}")
     registry._resolve_dependencies()  # a dropped plugin drops its dependents too

@@ -250,7 +250,7 @@ class PluginRegistry:
 
     # -- dispatch ------------------------------------------------------------------
 
-    def call_plugin(self, name: str, hook: str, **kwargs: Any) -> list[Any]:
+    def call_plugin(self, name: str, hook: str, /, **kwargs: Any) -> list[Any]:
         """Call one plugin's implementation of ``hook`` (lifecycle and registration)."""
         record = self.get(name)
         if record is None:
@@ -273,7 +273,7 @@ class PluginRegistry:
             self._subset_cache[key] = caller
         return caller
 
-    def notify(self, plugins: frozenset[str], hook: str, **kwargs: Any) -> dict[str, Exception]:
+    def notify(self, plugins: frozenset[str], hook: str, /, **kwargs: Any) -> dict[str, Exception]:
         """Call ``hook`` on each of ``plugins``; one plugin's exception stops no other.
 
         Failures are logged with the plugin's name and returned.
