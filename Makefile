@@ -54,9 +54,9 @@ test: $(INSTALLED_DEV)  ## run the whole suite (needs the local PostgreSQL and R
 	unset $$(compgen -e | grep '^PLUGBOARD_' | grep -v '^PLUGBOARD_TEST_' || true); \
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Both linters always run, so one pass shows every problem; either failing fails lint.
 lint: $(INSTALLED_DEV)  ## ruff check everything; mypy (strict) on kernel and hookspecs
-	$(BIN)/ruff check .
-	$(BIN)/mypy
+	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
 
 format: $(INSTALLED_DEV)  ## ruff format and fix imports (rewrites files)
 	$(BIN)/ruff check --select I --fix .
