@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kernel import audit, observability
 from kernel.config import Settings
@@ -16,6 +17,7 @@ from kernel.mail import Mailer
 from kernel.ratelimit import LoginThrottle
 from kernel.rbac import Permissions
 from kernel.security import Passwords, SecretBox, Tokens
+from kernel.storage import make_storage
 from kernel.tenancy import leave_scope
 from kernel.tenants import TenantDirectory
 from kernel import events
@@ -67,6 +69,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         },
     )
     app.extensions["plugboard.settings"] = settings
+    if settings.trusted_proxies:  # client IP (rate limits, audit) and scheme from the proxy
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["plugboard.passwords"] = Passwords(settings)
     app.extensions["plugboard.tokens"] = Tokens(settings)
     app.extensions["plugboard.secrets"] = SecretBox(settings)
@@ -74,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["plugboard.permissions"] = Permissions()
     app.extensions["plugboard.mailer"] = Mailer(settings)
     app.extensions["plugboard.throttle"] = LoginThrottle(settings, settings.redis_namespace)
+    app.extensions["plugboard.storage"] = make_storage(settings)
 
     db.init_app(app, settings.sqlalchemy_url)
     if settings.sqlalchemy_url.startswith("sqlite"):
@@ -95,11 +101,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_kernel_routes(app: Flask, api: ProblemApi) -> None:
-    from kernel.routes import admin, admin_jobs, auth, health, keys, plugins, public, tenant
+    from kernel.routes import admin, admin_jobs, auth, bundles, health, keys, plugins, public, tenant
 
     health.init_app(app)
     for blueprint in (auth.blp, tenant.blp, keys.blp, admin.blp, plugins.blp, plugins.admin_blp,
-                      admin_jobs.blp, public.blp):
+                      admin_jobs.blp, public.blp, bundles.blp, bundles.admin_blp, bundles.files_blp):
         api.register_blueprint(blueprint)
 
 

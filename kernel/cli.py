@@ -17,7 +17,7 @@ def _create_app(*_args: Any) -> Flask:
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
-             add_version_option=False)
+             add_version_option=False, load_dotenv=False)
 def main() -> None:
     """Plugboard: a multi-tenant platform kernel."""
 
@@ -28,9 +28,12 @@ def main() -> None:
 @with_appcontext
 def serve(host: str, port: int) -> None:
     """Serve the API with the development server (use gunicorn in production)."""
+    from werkzeug.serving import run_simple
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo(f"Plugboard on http://{host}:{port}  (docs: http://{host}:{port}/api/docs)")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    # Flask ignores app.run() inside its own CLI; serve with werkzeug directly.
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 @click.group("db")

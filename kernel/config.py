@@ -15,6 +15,7 @@ from typing import Any
 DEV_SECRET_KEY = "plugboard-dev-secret-key-change-me-0000000000"  # noqa: S105 - the known default production refuses
 
 ENVIRONMENTS = ("development", "test", "production")
+BUNDLE_DELIVERIES = ("direct", "redirect")
 
 
 class ConfigError(RuntimeError):
@@ -49,6 +50,14 @@ class Settings:
     s3_secret_key: str = ""
     s3_bucket: str = "plugboard"
     s3_secure: bool = True
+    s3_region: str = "us-east-1"
+    # the S3 address browsers reach, for presigned URLs (empty: s3_endpoint)
+    s3_public_endpoint: str = ""
+    # bundle files: served by the app ("direct") or by a redirect to presigned storage URLs
+    bundle_delivery: str = "direct"
+    bundle_max_bytes: int = 20 * 1024 * 1024  # one upload (a zip or one file)
+    bundle_max_files: int = 1000
+    bundle_max_uncompressed: int = 100 * 1024 * 1024  # a zip's files, unpacked
     secret_key: str = DEV_SECRET_KEY
     base_domain: str = "localhost"
     smtp_url: str = ""
@@ -69,6 +78,8 @@ class Settings:
     password_memory_cost: int = 65536
     password_parallelism: int = 4
     tenant_cache_ttl: int = 30
+    # how many reverse proxies in front of the app set X-Forwarded-* (0: trust none)
+    trusted_proxies: int = 0
     log_level: str = "INFO"
 
     @classmethod
@@ -102,6 +113,11 @@ class Settings:
         if self.env not in ENVIRONMENTS:
             raise ConfigError(
                 f"PLUGBOARD_ENV={self.env!r} is not one of {', '.join(ENVIRONMENTS)}."
+            )
+        if self.bundle_delivery not in BUNDLE_DELIVERIES:
+            raise ConfigError(
+                f"PLUGBOARD_BUNDLE_DELIVERY={self.bundle_delivery!r} is not one of "
+                f"{', '.join(BUNDLE_DELIVERIES)}."
             )
         if self.env == "production":
             if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:

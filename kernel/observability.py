@@ -84,7 +84,7 @@ class Metrics:
         )
 
     def render(self) -> Response:
-        return Response(generate_latest(self.registry), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(self.registry), content_type=CONTENT_TYPE_LATEST)
 
 
 access_log = logging.getLogger("plugboard.access")
