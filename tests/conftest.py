@@ -9,6 +9,12 @@ missing the tests fail, they never skip.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +28,8 @@ from flask.testing import FlaskClient
 
 from kernel import create_app, migrate
 from kernel.db import Base
-from tests.helpers import Api, MailBox, SmtpSink
+from kernel.storage import LocalStorage, S3Storage, Storage
+from tests.helpers import Api, MailBox, SmtpSink, free_port
 
 PG_ADMIN_URL = os.environ.get(
     "PLUGBOARD_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -31,6 +38,7 @@ REDIS_URL = os.environ.get("PLUGBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0
 APP_ROLE = "plugboard_app"
 
 BACKENDS = ["sqlite", "postgresql"]
+S3_START_TIMEOUT = 30.0
 
 
 def base_config(tmp: Path, smtp_url: str) -> dict[str, Any]:
@@ -127,6 +135,7 @@ def _migrated_config(
         config["database_url"] = request.getfixturevalue("pg_database")
         config["redis_url"] = request.getfixturevalue("redis_url")
         config["redis_namespace"] = f"pbtest-{uuid.uuid4().hex[:8]}"
+        config.update(request.getfixturevalue("s3_server").config())  # production profile: S3
     app = create_app(config)
     with app.app_context():
         migrate.upgrade(app)
@@ -161,7 +170,10 @@ def app_config(
     smtp_sink: SmtpSink,
     backend_config: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    return dict(_migrated_config(backend, request, session_tmp, smtp_sink, backend_config))
+    config = dict(_migrated_config(backend, request, session_tmp, smtp_sink, backend_config))
+    if config.get("s3_endpoint"):
+        config["s3_bucket"] = unique_bucket()
+    return config
 
 
 @pytest.fixture
@@ -170,6 +182,7 @@ def app(app_config: dict[str, Any], smtp_sink: SmtpSink) -> Iterator[Flask]:
     smtp_sink.clear()
     yield app
     _empty_tables(app)
+    _empty_storage(app)
     if app_config.get("redis_url"):
         _drop_namespace(app_config["redis_url"], app_config["redis_namespace"])
     app.extensions["plugboard.db"].dispose()
@@ -228,6 +241,7 @@ def plugin_app(
             if backend == "postgresql":
                 config["database_url"] = request.getfixturevalue("pg_databases").create()
                 config["redis_url"] = request.getfixturevalue("redis_url")
+                config.update(request.getfixturevalue("s3_server").config())
             config["extra_plugins"] = list(plugins)
             config["load_builtin_plugins"] = False
             config["load_entry_points"] = False
@@ -239,6 +253,8 @@ def plugin_app(
         config = dict(cache[key], **overrides)
         if backend == "postgresql":
             config["redis_namespace"] = f"pbtest-{uuid.uuid4().hex[:8]}"
+        if config.get("s3_endpoint") and "s3_bucket" not in overrides:
+            config["s3_bucket"] = unique_bucket()
         app = create_app(config)
         made.append(app)
         smtp_sink.clear()
@@ -247,5 +263,81 @@ def plugin_app(
     yield factory
     for app in made:
         _empty_tables(app)
+        _empty_storage(app)
         app.extensions["plugboard.broadcast"].close()
         app.extensions["plugboard.db"].dispose()
+
+
+# -- object storage: moto's S3 server on loopback, and a fresh backend per test ------------
+
+
+def unique_bucket() -> str:
+    return f"pbtest-{uuid.uuid4().hex[:12]}"
+
+
+class S3Server:
+    """A running S3 server (moto) on loopback; any access key is accepted."""
+
+    access_key = "testing"
+    secret_key = "testing"
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    def config(self, bucket: str | None = None) -> dict[str, Any]:
+        return {"s3_endpoint": self.endpoint, "s3_access_key": self.access_key,
+                "s3_secret_key": self.secret_key, "s3_bucket": bucket or unique_bucket(),
+                "s3_secure": False}
+
+    def storage(self, bucket: str | None = None) -> S3Storage:
+        return S3Storage(self.endpoint, self.access_key, self.secret_key,
+                         bucket or unique_bucket(), secure=False)
+
+
+def _wait_for_http(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + S3_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"moto's S3 server exited ({proc.returncode}):\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - a loopback URL we built
+                return
+        except urllib.error.HTTPError:
+            return  # it answers: good enough
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"moto's S3 server did not answer within {S3_START_TIMEOUT}s:\n"
+                       f"{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server in a subprocess; fails (never skips) when it cannot start."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_http(f"http://127.0.0.1:{port}/", proc, log)
+        yield S3Server(f"127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    """A fresh, empty backend: a tmp folder, or a new bucket on the S3 server."""
+    if request.param == "local":
+        return LocalStorage(tmp_path / "storage")
+    server: S3Server = request.getfixturevalue("s3_server")
+    return server.storage()
+
+
+def _empty_storage(app: Flask) -> None:
+    """Local storage lives in the data dir the tests of a backend share; S3 buckets are per app."""
+    storage = app.extensions["plugboard.storage"]
+    if isinstance(storage, LocalStorage):
+        shutil.rmtree(storage.root, ignore_errors=True)

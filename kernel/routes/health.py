@@ -33,6 +33,10 @@ def _queue() -> tuple[str, str]:
     return "ok", "redis"
 
 
+def _storage() -> tuple[str, str]:
+    return "ok", current_app.extensions["plugboard.storage"].check()
+
+
 def readiness_checks(app: Flask) -> dict[str, Check]:
     checks: dict[str, Check] = app.extensions.setdefault("plugboard.health_checks", {})
     return checks
@@ -42,6 +46,7 @@ def init_app(app: Flask) -> None:
     checks = readiness_checks(app)
     checks.setdefault("database", _database)
     checks.setdefault("queue", _queue)
+    checks.setdefault("storage", _storage)
 
     @app.get("/health")
     def health() -> ResponseReturnValue:
