@@ -55,8 +55,9 @@ def _write(response: Response) -> None:
     info = g.get("audit", {})
     principal = g.get("principal")
     tenant_id = info.get("tenant_id") or (principal.tenant_id if principal else None)
-    actor_type = principal.kind if principal else "anonymous"
     actor_id = info.get("actor_id") or (principal.actor_id if principal else None)
+    # a view may name the user it acted for (e.g. registration, before any token exists)
+    actor_type = principal.kind if principal else ("user" if actor_id else "anonymous")
     entry = AuditEntry(
         tenant_id=tenant_id,
         actor_type=actor_type,

@@ -19,7 +19,7 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Flask, current_app
@@ -27,7 +27,6 @@ from flask.globals import app_ctx
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
-from sqlalchemy.sql.util import find_tables
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -37,8 +36,10 @@ from sqlalchemy.orm import (
     declared_attr,
     mapped_column,
     scoped_session,
+    sessionmaker,
     with_loader_criteria,
 )
+from sqlalchemy.sql.util import find_tables
 
 from kernel.tenancy import TenantScopeError, current_scope
 
@@ -213,10 +214,12 @@ _TENANT_PARAM = re.compile(r"^tenant_id(_m\d+)?$")
 
 def _check_insert(state: ORMExecuteState, tid: uuid.UUID) -> None:
     """An INSERT statement in a tenant scope may only write rows of that tenant."""
-    if isinstance(state.parameters, list):  # bulk INSERT of a list of rows
-        given = [row.get("tenant_id") for row in state.parameters]
+    parameters: Any = state.parameters
+    if isinstance(parameters, list):  # bulk INSERT of a list of rows
+        given = [row.get("tenant_id") for row in parameters]
     else:  # values embedded with .values(), single or multi-row
-        params = {**state.statement.compile().params, **(state.parameters or {})}
+        statement = cast(sa.Insert, state.statement)
+        params = {**statement.compile().params, **(parameters or {})}
         given = [value for key, value in params.items() if _TENANT_PARAM.match(key)]
     others = {str(t) for t in given if t is not None and str(t) != str(tid)}
     if others:
@@ -305,8 +308,10 @@ class Database:
     """The database extension: ``db.init_app(app, url)``, then ``db.session``."""
 
     def __init__(self) -> None:
+        # scoped_session only calls its factory; the bind comes from the current app
+        factory = cast("sessionmaker[PlugboardSession]", self._make_session)
         self.session: scoped_session[PlugboardSession] = scoped_session(
-            self._make_session, scopefunc=_scope_key
+            factory, scopefunc=_scope_key
         )
 
     def init_app(self, app: Flask, url: str) -> None:
@@ -331,7 +336,7 @@ class Database:
 
 def _scope_key() -> int:
     # One session per application context (request, CLI command, job).
-    return id(app_ctx._get_current_object()) if app_ctx else 0
+    return id(app_ctx._get_current_object()) if app_ctx else 0  # type: ignore[attr-defined]
 
 
 db = Database()

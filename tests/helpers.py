@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
+import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
@@ -179,3 +180,47 @@ def assert_problem(resp: TestResponse, status: int, type_suffix: str | None = No
     if type_suffix:
         assert body["type"].endswith("/" + type_suffix), body["type"]
     return body
+
+
+def _model_tables(app: Flask) -> list[sa.Table]:
+    """The tables of every model that exist in ``app``'s database (plugins may be left out)."""
+    from kernel.db import Base
+
+    existing = set(sa.inspect(app.extensions["plugboard.db"]).get_table_names())
+    return [t for t in Base.metadata.sorted_tables if t.name in existing]
+
+
+def row_counts(app: Flask) -> dict[str, int]:
+    """Rows per table of every model, across tenants (to show a refused call changed nothing)."""
+    from kernel.db import db
+    from kernel.tenancy import platform_scope
+
+    with app.app_context(), platform_scope():
+        return {t.name: db.session.scalar(sa.select(sa.func.count()).select_from(t)) or 0
+                for t in _model_tables(app)}
+
+
+def snapshot(app: Flask, skip: tuple[str, ...] = ("audit_log",)) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every model's table (but ``skip``), sorted, for before/after comparisons."""
+    from kernel.db import db
+    from kernel.tenancy import platform_scope
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    with app.app_context(), platform_scope():
+        for table in _model_tables(app):
+            if table.name not in skip:
+                rows = [dict(r) for r in db.session.execute(sa.select(table)).mappings()]
+                out[table.name] = sorted(rows, key=lambda r: [str(v) for v in r.values()])
+    return out
+
+
+def assert_rejected(api: Api, method: str, path: str, account: Account | None, body: Any,
+                    pointer: str) -> dict[str, Any]:
+    """``body`` gets a 422 validation problem naming ``pointer``, and no table changes."""
+    before = row_counts(api.app)
+    resp = api.call(method, path, account, json=body)
+    problem = assert_problem(resp, 422, "validation-error")
+    pointers = [e["pointer"] for e in problem["errors"]]
+    assert pointer in pointers, problem["errors"]
+    assert row_counts(api.app) == before
+    return problem

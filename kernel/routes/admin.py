@@ -51,8 +51,9 @@ class AdminTenants(MethodView):
         """Every tenant; ``q`` searches slug and name, ``status`` filters."""
         stmt = sa.select(Tenant).order_by(Tenant.created_at, Tenant.slug)
         if query.get("q"):
-            like = f"%{query['q'].lower()}%"
-            stmt = stmt.where(sa.or_(Tenant.slug.like(like), sa.func.lower(Tenant.name).like(like)))
+            q = query["q"].lower()  # literally: % and _ are not wildcards here
+            stmt = stmt.where(sa.or_(Tenant.slug.contains(q, autoescape=True),
+                                     sa.func.lower(Tenant.name).contains(q, autoescape=True)))
         if query.get("status"):
             stmt = stmt.where(Tenant.status == query["status"])
         return paginate(stmt, pagination_parameters)
@@ -81,6 +82,7 @@ class AdminTenants(MethodView):
             db.session.rollback()
             problem(409, "slug-taken", title="Tenant slug taken",
                     detail=f"The slug {data['slug']!r} is in use; choose another.")
+        current_app.extensions["plugboard.tenants"].invalidate()  # a cached miss of the slug
         current_app.extensions["plugboard.activations"].seed_new_tenant(tenant.id, "platform-admin")
         audit.describe("admin.tenants.create", "tenant", tenant.id, tenant_id=tenant.id)
         return tenant

@@ -58,6 +58,16 @@ class ApiKeys(MethodView):
 
 @blp.route("/<uuid:key_id>")
 class ApiKeyItem(MethodView):
+    @auth_required("api_keys.read")
+    @blp.response(200, ApiKeySchema)
+    def get(self, key_id: uuid.UUID) -> ApiKey:
+        """One key (its prefix, never its secret)."""
+        row = db.session.get(ApiKey, key_id)
+        if row is None:
+            problem(404, "not-found", title="Not found", detail="No such key in this tenant.")
+        assert row is not None
+        return row
+
     @auth_required("api_keys.write")
     @blp.response(204)
     def delete(self, key_id: uuid.UUID) -> None:

@@ -27,6 +27,7 @@ from kernel.schemas import (
     TenantPatchSchema,
     TenantSchema,
 )
+from kernel.security import new_token
 from kernel.tenancy import current_tenant_id, platform_scope
 
 blp = Blueprint("tenant", __name__, url_prefix="/api/v1/tenant", description="The caller's tenant")
@@ -115,7 +116,7 @@ class Members(MethodView):
         if user is None:
             passwords = current_app.extensions["plugboard.passwords"]
             user = User(email=data["email"], name=data.get("name") or data["email"].split("@")[0],
-                        password_hash=passwords.hash(accounts.new_token()))
+                        password_hash=passwords.hash(new_token()))
             db.session.add(user)
             db.session.flush()
             token = accounts.create_user_token(user, accounts.RESET, settings.password_reset_ttl)
@@ -128,11 +129,14 @@ class Members(MethodView):
             problem(409, "already-a-member", title="Already a member",
                     detail=f"{data['email']} is already a member; change their role instead.")
         inviter = current_principal()
-        current_app.extensions["plugboard.mailer"].send(
-            user.email, "invitation", name=user.name, tenant_name=tenant.name, role=member.role,
-            inviter=_inviter_name(inviter.user_id if inviter else None), token=token,
-            ttl_minutes=settings.password_reset_ttl // 60,
-        )
+        try:
+            current_app.extensions["plugboard.mailer"].send(
+                user.email, "invitation", name=user.name, tenant_name=tenant.name,
+                role=member.role, inviter=_inviter_name(inviter.user_id if inviter else None),
+                token=token, ttl_minutes=settings.password_reset_ttl // 60,
+            )
+        except Exception:  # the member is added; they can ask for a password reset mail
+            current_app.logger.exception("invitation mail failed")
         audit.describe("members.add", "membership", member.id, role=member.role)
         return _member_json(member)
 
@@ -144,6 +148,12 @@ def _inviter_name(user_id: uuid.UUID | None) -> str:
 
 @blp.route("/members/<uuid:member_id>")
 class MemberItem(MethodView):
+    @auth_required("members.read")
+    @blp.response(200, MemberSchema)
+    def get(self, member_id: uuid.UUID) -> dict[str, Any]:
+        """One member of the tenant."""
+        return _member_json(_member(member_id))
+
     @auth_required("members.write")
     @blp.arguments(MemberPatchSchema)
     @blp.response(200, MemberSchema)
@@ -211,15 +221,27 @@ class Domains(MethodView):
         return domain
 
 
+def _domain(domain_id: uuid.UUID) -> Domain:
+    domain = db.session.get(Domain, domain_id)
+    if domain is None:
+        problem(404, "not-found", title="Not found", detail="No such domain in this tenant.")
+    assert domain is not None
+    return domain
+
+
 @blp.route("/domains/<uuid:domain_id>")
 class DomainItem(MethodView):
+    @auth_required("domains.read")
+    @blp.response(200, DomainSchema)
+    def get(self, domain_id: uuid.UUID) -> Domain:
+        """One custom domain of the tenant."""
+        return _domain(domain_id)
+
     @auth_required("domains.write")
     @blp.response(204)
     def delete(self, domain_id: uuid.UUID) -> None:
         """Detach a custom domain."""
-        domain = db.session.get(Domain, domain_id)
-        if domain is None:
-            problem(404, "not-found", title="Not found", detail="No such domain in this tenant.")
+        domain = _domain(domain_id)
         db.session.delete(domain)
         db.session.commit()
         current_app.extensions["plugboard.tenants"].invalidate()

@@ -1,0 +1,185 @@
+"""The ORM tenant scope: tenant-owned models are filtered by tenant, and refuse to run outside one."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from kernel.db import db
+from kernel.models import ApiKey, Domain, Membership, Tenant, User
+from kernel.tenancy import TenantScopeError, current_tenant_id, platform_scope, tenant_scope
+from tests.helpers import Account, Api
+
+
+def _two(api: Api) -> tuple[Account, Account]:
+    a, b = api.register("scope-a"), api.register("scope-b")
+    for acct in (a, b):
+        assert api.post("/api/v1/tenant/domains", acct,
+                        json={"hostname": f"shop.{acct.tenant_slug}.example"}).status_code == 201
+    return a, b
+
+
+def test_query_outside_scope_raises(api: Api, app: Flask) -> None:
+    _two(api)
+    with app.app_context():
+        for model in (Membership, Domain, ApiKey):
+            with pytest.raises(TenantScopeError, match=model.__name__):
+                db.session.scalars(sa.select(model)).all()
+        with pytest.raises(TenantScopeError):
+            db.session.execute(sa.update(Domain).values(hostname="x.example"))
+        with pytest.raises(TenantScopeError):
+            db.session.execute(sa.delete(Membership))
+        with pytest.raises(TenantScopeError):
+            current_tenant_id()
+        # a tenant-owned table anywhere in the statement counts, not only the selected entity
+        with pytest.raises(TenantScopeError, match="Membership"):
+            db.session.execute(sa.select(User.email).join(Membership, Membership.user_id == User.id))
+        with pytest.raises(TenantScopeError, match="Membership"):
+            db.session.scalar(sa.select(sa.func.count()).select_from(Membership))
+        with pytest.raises(TenantScopeError, match="ApiKey"):
+            db.session.execute(sa.select(User).where(User.id.in_(sa.select(ApiKey.created_by))))
+        # kernel tables that are not tenant-owned need no scope
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Tenant)) == 2
+
+
+def test_session_get_outside_scope_raises_even_when_cached(api: Api, app: Flask) -> None:
+    _two(api)
+    with app.app_context():
+        with platform_scope():
+            member = db.session.scalars(sa.select(Membership)).first()
+            assert member is not None
+        with pytest.raises(TenantScopeError):
+            db.session.get(Membership, member.id)  # in the identity map: must still be refused
+
+
+def test_tenant_scope_sees_only_its_rows(api: Api, app: Flask) -> None:
+    a, b = _two(api)
+    with app.app_context():
+        with platform_scope():
+            b_member = db.session.scalars(
+                sa.select(Membership).where(Membership.tenant_id == uuid.UUID(b.tenant_id))
+            ).one()
+            assert len(db.session.scalars(sa.select(Domain)).all()) == 2
+        with tenant_scope(a.tenant_id):
+            members = db.session.scalars(sa.select(Membership)).all()
+            assert [str(m.tenant_id) for m in members] == [a.tenant_id]
+            domains = db.session.scalars(sa.select(Domain)).all()
+            assert [d.hostname for d in domains] == ["shop.scope-a.example"]
+            # B's row is in this session's identity map, yet A's scope must not get it
+            assert db.session.get(Membership, b_member.id) is None
+            # an explicit filter on B's id finds nothing either
+            found = db.session.scalars(
+                sa.select(Domain).where(Domain.tenant_id == uuid.UUID(b.tenant_id))
+            ).all()
+            assert found == []
+            # joins and subqueries are filtered too
+            joined = db.session.execute(
+                sa.select(User.email).join(Membership, Membership.user_id == User.id)
+            ).scalars().all()
+            assert joined == [a.email]
+            count = db.session.scalar(sa.select(sa.func.count()).select_from(Membership))
+            assert count == 1
+
+
+def test_session_get_of_other_tenant_in_fresh_session(api: Api, app: Flask) -> None:
+    a, b = _two(api)
+    with app.app_context(), platform_scope():
+        b_domain = db.session.scalars(
+            sa.select(Domain).where(Domain.tenant_id == uuid.UUID(b.tenant_id))
+        ).one()
+        b_id = b_domain.id
+    with app.app_context(), tenant_scope(a.tenant_id):
+        assert db.session.get(Domain, b_id) is None
+    with app.app_context(), tenant_scope(b.tenant_id):
+        assert db.session.get(Domain, b_id) is not None
+
+
+def test_bulk_update_and_delete_stay_in_scope(api: Api, app: Flask) -> None:
+    a, b = _two(api)
+    with app.app_context():
+        with tenant_scope(a.tenant_id):
+            updated = db.session.execute(sa.update(Membership).values(role="analyst"))
+            assert updated.rowcount == 1
+            deleted = db.session.execute(sa.delete(Domain))
+            assert deleted.rowcount == 1
+            db.session.commit()
+        with platform_scope():
+            roles = dict(db.session.execute(sa.select(Membership.tenant_id, Membership.role)).all())
+            assert roles == {uuid.UUID(a.tenant_id): "analyst", uuid.UUID(b.tenant_id): "owner"}
+            hostnames = db.session.scalars(sa.select(Domain.hostname)).all()
+            assert hostnames == ["shop.scope-b.example"]
+
+
+def test_flush_of_other_tenants_row_raises(api: Api, app: Flask) -> None:
+    a, b = _two(api)
+    with app.app_context(), tenant_scope(a.tenant_id):
+        db.session.add(Domain(hostname="sneaky.example", tenant_id=uuid.UUID(b.tenant_id)))
+        with pytest.raises(TenantScopeError, match="belongs to tenant"):
+            db.session.flush()
+        db.session.rollback()
+        # a new row without tenant_id gets the scope's
+        domain = Domain(hostname="own.example")
+        db.session.add(domain)
+        db.session.commit()
+        assert str(domain.tenant_id) == a.tenant_id
+
+
+def test_moving_a_row_between_tenants_raises(api: Api, app: Flask) -> None:
+    a, b = _two(api)
+    with app.app_context():
+        with platform_scope():
+            b_domain = db.session.scalars(
+                sa.select(Domain).where(Domain.tenant_id == uuid.UUID(b.tenant_id))
+            ).one()
+            b_id = b_domain.id
+        with tenant_scope(a.tenant_id):
+            b_domain.tenant_id = uuid.UUID(a.tenant_id)  # steal B's row into A
+            with pytest.raises(TenantScopeError):
+                db.session.flush()
+            db.session.rollback()
+    with app.app_context(), platform_scope():
+        owner = db.session.scalar(sa.select(Domain.tenant_id).where(Domain.id == b_id))
+        assert str(owner) == b.tenant_id
+
+
+def test_bulk_insert_of_other_tenants_row_raises(api: Api, app: Flask) -> None:
+    a, b = _two(api)
+    with app.app_context(), tenant_scope(a.tenant_id):
+        with pytest.raises(TenantScopeError):
+            db.session.execute(sa.insert(Domain).values(
+                id=uuid.uuid4(), hostname="bulk.example", tenant_id=uuid.UUID(b.tenant_id),
+                created_at=sa.func.now()))
+        db.session.rollback()
+        with pytest.raises(TenantScopeError):
+            db.session.execute(sa.insert(Domain), [
+                {"hostname": "bulk2.example", "tenant_id": uuid.UUID(b.tenant_id)}])
+        db.session.rollback()
+    with app.app_context(), platform_scope():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Domain)) == 2
+
+
+def test_flush_outside_scope_raises(api: Api, app: Flask) -> None:
+    a, _ = _two(api)
+    with app.app_context():
+        db.session.add(Domain(hostname="loose.example", tenant_id=uuid.UUID(a.tenant_id)))
+        with pytest.raises(TenantScopeError):
+            db.session.flush()
+        db.session.rollback()
+    with app.app_context(), platform_scope():
+        db.session.add(Domain(hostname="nobody.example"))
+        with pytest.raises(TenantScopeError, match="tenant_id"):
+            db.session.flush()  # the platform scope cannot pick a tenant for the row
+
+
+def test_scopes_nest_and_restore(api: Api, app: Flask) -> None:
+    a, b = _two(api)
+    with app.app_context(), tenant_scope(a.tenant_id):
+        with tenant_scope(b.tenant_id):
+            assert db.session.scalars(sa.select(Domain.hostname)).all() == ["shop.scope-b.example"]
+        assert db.session.scalars(sa.select(Domain.hostname)).all() == ["shop.scope-a.example"]
+        with platform_scope():
+            assert len(db.session.scalars(sa.select(Domain.hostname)).all()) == 2
+        assert current_tenant_id() == uuid.UUID(a.tenant_id)
