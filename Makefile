@@ -79,6 +79,8 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e .
 	@touch $@
 
-$(INSTALLED_DEV): pyproject.toml $(INSTALLED)
-	$(BIN)/python -m pip install -e '.[dev]'
+# The example third-party plugin is installed too: the suite checks that it is found
+# through its entry point, exactly as a plugin author's package would be.
+$(INSTALLED_DEV): pyproject.toml examples/plugboard-hello/pyproject.toml $(INSTALLED)
+	$(BIN)/python -m pip install -e '.[dev]' -e examples/plugboard-hello
 	@touch $@
