@@ -19,7 +19,7 @@ from kernel.rbac import Permissions
 from kernel.security import Passwords, SecretBox, Tokens
 from kernel.storage import make_storage
 from kernel.tenancy import leave_scope
-from kernel.tenants import TenantDirectory
+from kernel.tenants import Memberships, TenantDirectory
 from kernel import events
 from kernel.activation import Activations
 from kernel.jobs import Jobs, kernel_job_specs
@@ -75,7 +75,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["plugboard.passwords"] = Passwords(settings)
     app.extensions["plugboard.tokens"] = Tokens(settings)
     app.extensions["plugboard.secrets"] = SecretBox(settings)
-    app.extensions["plugboard.tenants"] = TenantDirectory(settings)
+    broadcast = Broadcast(settings.redis_url, settings.redis_namespace)
+    app.extensions["plugboard.broadcast"] = broadcast
+    app.extensions["plugboard.tenants"] = TenantDirectory(settings, broadcast)
+    app.extensions["plugboard.memberships"] = Memberships(broadcast)
     app.extensions["plugboard.permissions"] = Permissions()
     app.extensions["plugboard.mailer"] = Mailer(settings)
     app.extensions["plugboard.throttle"] = LoginThrottle(settings, settings.redis_namespace)
@@ -122,11 +125,10 @@ def _init_plugins(app: Flask, api: ProblemApi, settings: Settings, extra: list[A
         candidates += entry_point_candidates()
     candidates += [Candidate(_plugin_name(obj), "app", lambda obj=obj: obj) for obj in extra]
     registry.load(candidates)
-    broadcast = Broadcast(settings.redis_url, settings.redis_namespace)
+    broadcast = app.extensions["plugboard.broadcast"]
     activations = Activations(registry, broadcast, app.extensions["plugboard.secrets"])
     app.extensions.update({
         "plugboard.registry": registry,
-        "plugboard.broadcast": broadcast,
         "plugboard.activations": activations,
         "plugboard.guard": plugin_web.run_guards,
     })

@@ -95,9 +95,14 @@ def _from_jwt(token: str) -> Principal:
         _unauthorized("The access token has expired; refresh it.")
     except jwt.InvalidTokenError:
         _unauthorized("The access token is not valid.")
+    role = claims.role
     if claims.tenant_id is not None:
         _require_active_tenant(claims.tenant_id)
-    return Principal("user", claims.user_id, claims.tenant_id, claims.role, claims.platform_admin)
+        # the membership as it is now, not as it was when the token was issued
+        role = current_app.extensions["plugboard.memberships"].role_of(claims.user_id, claims.tenant_id)
+        if role is None:
+            _unauthorized("You are no longer a member of this tenant; log in again.")
+    return Principal("user", claims.user_id, claims.tenant_id, role, claims.platform_admin)
 
 
 def _from_api_key(key: str) -> Principal:
@@ -153,8 +158,9 @@ def _document(wrapper: Any, permission: str | None, admin: bool) -> None:
     manual = doc.setdefault("manual_doc", {})
     manual["security"] = [{"bearerAuth": []}]
     responses = manual.setdefault("responses", {})
-    responses["401"] = {"$ref": "#/components/responses/UNAUTHORIZED"}
-    responses["403"] = {"$ref": "#/components/responses/FORBIDDEN"}
+    # By component name, not by "$ref": apispec then emits the lazily registered components.
+    responses["401"] = "UNAUTHORIZED"
+    responses["403"] = "FORBIDDEN"
     notes = "Requires platform admin." if admin else (
         f"Requires permission `{permission}`." if permission else "Requires authentication."
     )

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
 import marshmallow as ma
+from apispec import BasePlugin
 from flask import Response, g, json, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
@@ -63,6 +64,10 @@ class ValidationErrorSchema(ma.Schema):
 class ProblemSchema(ma.Schema):
     """RFC 9457 problem details (documentation only)."""
 
+    class Meta:
+        # Problem types add extension members (e.g. ``plugin`` on plugin-not-enabled).
+        unknown = ma.INCLUDE
+
     type = ma.fields.String(required=True)
     title = ma.fields.String(required=True)
     status = ma.fields.Integer(required=True)
@@ -91,6 +96,12 @@ def flatten_messages(messages: Any) -> list[dict[str, Any]]:
 
 
 def _walk(node: Mapping[Any, Any], path: list[str], location: str, out: list[dict[str, Any]]) -> None:
+    if path and node and set(node) <= {"key", "value"}:
+        # marshmallow's Dict field reports a member's key/value error under "key"/"value";
+        # the member itself is what the pointer must name
+        for value in node.values():
+            out.extend(_leaf(value, path, location) if not isinstance(value, Mapping) else [])
+        return
     for key, value in node.items():
         here = [*path, str(key)]
         if isinstance(value, Mapping):
@@ -158,10 +169,56 @@ def problem_response(error: HTTPException) -> Response:
     )
 
 
+# Prefixes whose routes resolve a tenant from Host, X-Tenant or the URL: 404 when none does.
+TENANT_RESOLVING_PREFIXES = ("/api/v1/public/", "/api/v1/webhooks/")
+
+
+class ErrorDocs(BasePlugin):  # type: ignore[misc]
+    """Documents on every operation the errors the kernel itself answers for it.
+
+    A body that is not JSON (400) or of another media type (415); a path naming an object
+    that may not exist (404), a plugin route of a tenant that has not enabled the plugin
+    (404 ``plugin-not-enabled``) or a storefront host no tenant answers to (404). Error
+    responses a view declares without a body are given the problem+json body they have.
+    """
+
+    def __init__(self) -> None:
+        self.gated_prefixes: list[str] = []
+
+    def operation_helper(self, path: str | None = None,
+                         operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        path = path or ""
+        not_found = "{" in path or path.startswith(TENANT_RESOLVING_PREFIXES) or any(
+            path == p or path.startswith(p + "/") for p in self.gated_prefixes)
+        for operation in (operations or {}).values():
+            responses = operation.setdefault("responses", {})
+            documented = {str(code) for code in responses}
+            implied = {"404": "NOT_FOUND"} if not_found else {}
+            if "requestBody" in operation:
+                implied.update({"400": "BAD_REQUEST", "415": "UNSUPPORTED_MEDIA_TYPE"})
+            for code, name in implied.items():
+                if code not in documented:
+                    responses[code] = name
+            for code, response in responses.items():
+                if (str(code)[0] in "45" and isinstance(response, dict)
+                        and "content" not in response and "$ref" not in response):
+                    response["content"] = {PROBLEM_MIMETYPE: {"schema": "Problem"}}
+
+
 class ProblemApi(Api):  # type: ignore[misc]
     """flask-smorest's Api answering every error with problem+json."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def _init_spec(self, **kwargs: Any) -> None:
+        self.error_docs = ErrorDocs()
+        kwargs["extra_plugins"] = [*(kwargs.get("extra_plugins") or ()), self.error_docs]
+        super()._init_spec(**kwargs)
+
+    def register_gated_blueprint(self, blp: Any) -> None:
+        """Register a plugin's blueprint, documenting its 404 for tenants without the plugin."""
+        self.error_docs.gated_prefixes.append(str(blp.url_prefix).rstrip("/"))
+        self.register_blueprint(blp)
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         return problem_response(error)

@@ -19,8 +19,9 @@ from flask import Request
 
 from kernel.config import Settings
 from kernel.db import db
-from kernel.models import Domain, Tenant
-from kernel.tenancy import platform_scope
+from kernel.broadcast import Broadcast
+from kernel.models import Domain, Membership, Tenant
+from kernel.tenancy import platform_scope, tenant_scope
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 HOSTNAME_RE = re.compile(
@@ -40,12 +41,58 @@ class TenantInfo:
 _MISS = object()
 
 
+class Memberships:
+    """The current role of a user in a tenant, cached per process.
+
+    Access tokens name a tenant and a role, but a member removed or demoted must lose
+    those rights at once, not when the token expires. Authentication reads the role from
+    here; a change of membership drops the entry in every process (kernel.broadcast).
+    """
+
+    TOPIC = "memberships"
+
+    def __init__(self, broadcast: Broadcast) -> None:
+        self._roles: dict[tuple[uuid.UUID, uuid.UUID], str | None] = {}
+        self._lock = threading.Lock()
+        self._broadcast = broadcast
+        broadcast.subscribe(self.TOPIC, self._drop)
+
+    def role_of(self, user_id: uuid.UUID, tenant_id: uuid.UUID) -> str | None:
+        key = (user_id, tenant_id)
+        if key in self._roles:
+            return self._roles[key]
+        self._broadcast.ensure_listening()
+        with tenant_scope(tenant_id):
+            role = db.session.scalar(sa.select(Membership.role).where(Membership.user_id == user_id))
+        with self._lock:
+            self._roles[key] = role
+        return role
+
+    def changed(self, user_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
+        """Call after committing a change to this membership."""
+        self._broadcast.publish(self.TOPIC, f"{user_id}:{tenant_id}")
+
+    def _drop(self, key: str | None) -> None:
+        with self._lock:
+            if key is None:
+                self._roles.clear()
+                return
+            user, _, tenant = key.partition(":")
+            self._roles.pop((uuid.UUID(user), uuid.UUID(tenant)), None)
+
+
 class TenantDirectory:
-    def __init__(self, settings: Settings) -> None:
+    """Cached tenant look-ups; :meth:`invalidate` clears them in every process."""
+
+    TOPIC = "tenants"
+
+    def __init__(self, settings: Settings, broadcast: Broadcast) -> None:
         self._ttl = settings.tenant_cache_ttl
         self._base = settings.base_domain.lower().strip(".")
         self._cache: dict[tuple[str, str], tuple[float, TenantInfo | None]] = {}
         self._lock = threading.Lock()
+        self._broadcast = broadcast
+        broadcast.subscribe(self.TOPIC, lambda _key: self._clear())
 
     def _cached(self, key: tuple[str, str]) -> Any:
         hit = self._cache.get(key)
@@ -59,12 +106,17 @@ class TenantDirectory:
         return info
 
     def invalidate(self) -> None:
+        """A tenant or domain changed: drop cached answers here and in other processes."""
+        self._broadcast.publish(self.TOPIC, None)
+
+    def _clear(self) -> None:
         with self._lock:
             self._cache.clear()
 
     def by_id(self, tenant_id: uuid.UUID | None) -> TenantInfo | None:
         if tenant_id is None:
             return None
+        self._broadcast.ensure_listening()
         key = ("id", str(tenant_id))
         hit = self._cached(key)
         if hit is not _MISS:

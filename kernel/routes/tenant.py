@@ -106,6 +106,7 @@ class Members(MethodView):
     @auth_required("members.write")
     @blp.arguments(MemberCreateSchema)
     @blp.response(201, MemberSchema)
+    @blp.alt_response(409, description="Already a member")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Add a user with a role; a new user is created and mailed a link to set a password."""
         _may_grant(data["role"])
@@ -128,6 +129,7 @@ class Members(MethodView):
             db.session.rollback()
             problem(409, "already-a-member", title="Already a member",
                     detail=f"{data['email']} is already a member; change their role instead.")
+        current_app.extensions["plugboard.memberships"].changed(member.user_id, member.tenant_id)
         inviter = current_principal()
         try:
             current_app.extensions["plugboard.mailer"].send(
@@ -157,6 +159,7 @@ class MemberItem(MethodView):
     @auth_required("members.write")
     @blp.arguments(MemberPatchSchema)
     @blp.response(200, MemberSchema)
+    @blp.alt_response(409, description="The last owner cannot be demoted")
     def patch(self, data: dict[str, Any], member_id: uuid.UUID) -> dict[str, Any]:
         """Change a member's role; the last owner cannot be demoted."""
         member = _member(member_id)
@@ -169,11 +172,13 @@ class MemberItem(MethodView):
         with platform_scope():
             accounts.revoke_user_tokens(member.user_id, member.tenant_id)
         db.session.commit()
+        current_app.extensions["plugboard.memberships"].changed(member.user_id, member.tenant_id)
         audit.describe("members.update", "membership", member.id, role=member.role)
         return _member_json(member)
 
     @auth_required("members.write")
     @blp.response(204)
+    @blp.alt_response(409, description="The last owner cannot be removed")
     def delete(self, member_id: uuid.UUID) -> None:
         """Remove a member; the last owner cannot be removed. Their sessions here end."""
         member = _member(member_id)
@@ -181,10 +186,12 @@ class MemberItem(MethodView):
         if member.role == "owner" and _owner_count() <= 1:
             problem(409, "last-owner", title="Last owner",
                     detail="A tenant needs an owner; promote another member first.")
+        user_id, tenant_id = member.user_id, member.tenant_id
         with platform_scope():
-            accounts.revoke_user_tokens(member.user_id, member.tenant_id)
+            accounts.revoke_user_tokens(user_id, tenant_id)
         db.session.delete(member)
         db.session.commit()
+        current_app.extensions["plugboard.memberships"].changed(user_id, tenant_id)
         audit.describe("members.remove", "membership", member_id)
 
 
@@ -200,6 +207,7 @@ class Domains(MethodView):
     @auth_required("domains.write")
     @blp.arguments(DomainCreateSchema)
     @blp.response(201, DomainSchema)
+    @blp.alt_response(409, description="The domain is attached to a tenant already")
     def post(self, data: dict[str, Any]) -> Domain:
         """Add a custom domain (globally unique)."""
         base = current_app.extensions["plugboard.settings"].base_domain.lower()

@@ -244,8 +244,6 @@ def test_invitation_mail_failure_keeps_the_member(app: Flask, app_config: dict[s
         broken.extensions["plugboard.db"].dispose()
 
 
-@pytest.mark.xfail(strict=True, reason="kernel/auth.py _from_jwt trusts the token's role until it "
-                   "expires; it should read the current membership (gone: 401, role: from the row)")
 def test_removed_or_demoted_member_loses_rights_at_once(api: Api, app: Flask) -> None:
     owner = api.register("mem-now")
     demoted = api.add_member(owner, "demoted@example.com", "admin")

@@ -92,8 +92,6 @@ def test_patch_bad_input(api: Api, body: dict[str, object], pointer: str) -> Non
     assert api.get(TENANT, owner).get_json()["name"] == "Tenant prof-bad"
 
 
-@pytest.mark.xfail(strict=True, reason="kernel/errors.py _walk: marshmallow's Dict key errors "
-                   "({'<key>': {'key': [...]}}) become the pointer /settings/<key>/key")
 def test_settings_key_too_long_points_at_the_member(api: Api) -> None:
     owner = api.register("prof-key")
     assert_rejected(api, "PATCH", TENANT, owner, {"settings": {"k" * 101: 1}}, "/settings/" + "k" * 101)
