@@ -146,7 +146,7 @@ class EventHandler:
     name: str = ""
 
 
-class PluginRefusal(Exception):  # noqa: N818 - reads as "the plugin refuses"
+class PluginRefusal(Exception):
     """Raised by a lifecycle or guard hook to refuse, with a reason shown to the caller.
 
     .. versionadded:: 1.0
@@ -159,7 +159,7 @@ class PluginRefusal(Exception):  # noqa: N818 - reads as "the plugin refuses"
         self.type_ = type_
 
 
-class JobFailed(Exception):  # noqa: N818 - an outcome, not a bug
+class JobFailed(Exception):
     """Raised by a job for an expected, reported failure (the job ends ``failed``).
 
     Any other exception is a bug: the job ends ``errored`` and is retried per its

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hookspecs import PluginInfo, PluginRefusal
 from kernel.broadcast import Broadcast
 from kernel.db import Base, TenantOwned, db, utcnow
-from kernel.errors import problem
+from kernel.errors import Problem, problem
 from kernel.registry import PluginRegistry
 from kernel.security import SecretBox
 from kernel.tenancy import tenant_scope
@@ -233,9 +233,8 @@ class Activations:
             return self.registry.call_plugin(name, hook, **kwargs)
         except PluginRefusal as refusal:
             db.session.rollback()
-            problem(refusal.status, refusal.type_, title="Refused by plugin",
-                    detail=f"{name}: {refusal.reason}", plugin=name)
-        return []
+            raise Problem(refusal.status, refusal.type_, title="Refused by plugin",
+                          detail=f"{name}: {refusal.reason}", plugin=name) from refusal
 
     def _after_change(self, tenant_id: uuid.UUID, changed: list[str], enabled: bool) -> None:
         if not changed:

@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from flask import Flask, request
-from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import HTTPException, NotFound, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from kernel import audit, observability
+from kernel import audit, events, observability
+from kernel.activation import Activations
+from kernel.broadcast import Broadcast
 from kernel.config import Settings
 from kernel.db import db
-from kernel.errors import ProblemApi, problem_response
+from kernel.errors import ProblemApi, problem, problem_response
+from kernel.jobs import Jobs, kernel_job_specs
 from kernel.mail import Mailer
 from kernel.ratelimit import LoginThrottle
 from kernel.rbac import Permissions
+from kernel.registry import Candidate, PluginRegistry, builtin_candidates, entry_point_candidates
 from kernel.security import Passwords, SecretBox, Tokens
 from kernel.storage import make_storage
 from kernel.tenancy import leave_scope
 from kernel.tenants import Memberships, TenantDirectory
-from kernel import events
-from kernel.activation import Activations
-from kernel.jobs import Jobs, kernel_job_specs
-from kernel.broadcast import Broadcast
-from kernel.registry import Candidate, PluginRegistry, builtin_candidates, entry_point_candidates
 
 API_VERSION = "0.1.0"
 
 JSON_TYPES = ("application/json",)
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+NUL = "\x00"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -123,7 +124,7 @@ def _init_plugins(app: Flask, api: ProblemApi, settings: Settings, extra: list[A
         candidates += builtin_candidates()
     if load_entry_points:
         candidates += entry_point_candidates()
-    candidates += [Candidate(_plugin_name(obj), "app", lambda obj=obj: obj) for obj in extra]
+    candidates += [Candidate(_plugin_name(obj), "app", functools.partial(_same, obj)) for obj in extra]
     registry.load(candidates)
     broadcast = app.extensions["plugboard.broadcast"]
     activations = Activations(registry, broadcast, app.extensions["plugboard.secrets"])
@@ -138,7 +139,11 @@ def _init_plugins(app: Flask, api: ProblemApi, settings: Settings, extra: list[A
     for spec in (*kernel_job_specs(), *events.kernel_job_specs()):
         jobs.register_kernel(spec)
     app.extensions["plugboard.jobs_runner"] = jobs
-    readiness_checks(app)["plugins"] = lambda: _plugins_health(registry)
+    readiness_checks(app)["plugins"] = functools.partial(_plugins_health, registry)
+
+
+def _same(obj: Any) -> Any:
+    return obj
 
 
 def _plugin_name(obj: Any) -> str:
@@ -153,21 +158,38 @@ def _plugins_health(registry: PluginRegistry) -> tuple[str, str]:
     return "ok", f"{len(registry.loaded())} loaded"
 
 
-def _expected_body_types(app: Flask, endpoint: str | None) -> tuple[str, ...] | None:
-    """The body media types a view's flask-smorest arguments accept; None if it takes none."""
+def _argument_locations(app: Flask, endpoint: str | None) -> list[str]:
+    """Where a view's flask-smorest arguments come from: json, query, form, files..."""
     view = app.view_functions.get(endpoint or "")
     view_class = getattr(view, "view_class", None)
     if view_class is not None:  # a MethodView: the docs sit on the method
         view = getattr(view_class, request.method.lower(), None)
     params = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    return [str(param.get("in")) for param in params]
+
+
+def _expected_body_types(app: Flask, endpoint: str | None) -> tuple[str, ...] | None:
+    """The body media types a view's flask-smorest arguments accept; None if it takes none."""
     types: list[str] = []
-    for param in params:
-        location = param.get("in")
+    for location in _argument_locations(app, endpoint):
         if location == "json":
             types.extend(JSON_TYPES)
         elif location in ("files", "form"):
             types.extend(("multipart/form-data", "application/x-www-form-urlencoded"))
     return tuple(types) or None
+
+
+def _nul_pointers(value: Any, pointer: str = "") -> Iterator[str]:
+    """JSON pointers of the strings and keys in a JSON document that hold U+0000."""
+    if isinstance(value, str) and NUL in value:
+        yield pointer
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            here = pointer + "/" + str(key).replace("~", "~0").replace("/", "~1")
+            yield from [here] if NUL in str(key) else _nul_pointers(item, here)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_pointers(item, f"{pointer}/{index}")
 
 
 def _init_request_rules(app: Flask) -> None:
@@ -186,6 +208,26 @@ def _init_request_rules(app: Flask) -> None:
             f"Send the body as {' or '.join(sorted(set(expected)))} "
             f"(got {mimetype or 'no Content-Type'})."
         )
+
+    @app.before_request
+    def _refuse_nul_characters() -> None:
+        # PostgreSQL text cannot hold U+0000: refuse it as invalid input rather than fail
+        # with a 500 there (and store it on SQLite).
+        if any(NUL in str(value) for value in (request.view_args or {}).values()):
+            raise NotFound()
+        locations = set(_argument_locations(app, request.endpoint))
+        found: list[tuple[str, str]] = []
+        if "query" in locations:
+            found += [("query", "/" + k) for k, v in request.args.items(multi=True) if NUL in k + v]
+        if locations & {"form", "files"}:
+            found += [("form", "/" + k) for k, v in request.form.items(multi=True) if NUL in k + v]
+        if "json" in locations and request.is_json:
+            found += [("json", pointer) for pointer in _nul_pointers(request.get_json(silent=True))]
+        if found:
+            problem(422, "validation-error", title="Validation failed",
+                    detail="Text must not contain NUL (U+0000) characters.",
+                    errors=[{"field": p[1:].replace("/", "."), "pointer": p, "location": where,
+                             "message": "must not contain NUL characters"} for where, p in found])
 
     @app.teardown_request
     def _close_scope(exc: BaseException | None) -> None:

@@ -86,7 +86,7 @@ class Broadcast:
         while not self._stop.is_set():
             try:
                 client = redis.Redis.from_url(self._url, socket_connect_timeout=2)
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
                 pubsub.subscribe(self._channel)
                 if not first:
                     self._reset_all()  # we may have missed messages while away

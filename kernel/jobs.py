@@ -181,11 +181,11 @@ def execute(name: str, tenant: str | None, kwargs: dict[str, Any], key: str | No
     if run is None:
         return "duplicate"
     run_id = run.id  # the row is expired by rollbacks below; keep its key
-    if tenant_id is not None and plugin != KERNEL:
-        if not current_app.extensions["plugboard.activations"].is_enabled(tenant_id, plugin):
-            _record(run_id, status="skipped", finished_at=utcnow(),
-                    error=f"plugin {plugin!r} is not enabled for the tenant")
-            return "skipped"
+    activations = current_app.extensions["plugboard.activations"]
+    if tenant_id is not None and plugin != KERNEL and not activations.is_enabled(tenant_id, plugin):
+        _record(run_id, status="skipped", finished_at=utcnow(),
+                error=f"plugin {plugin!r} is not enabled for the tenant")
+        return "skipped"
     try:
         if tenant_id is not None:
             with tenant_scope(tenant_id):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -49,10 +50,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": redact(record.getMessage()),
         }
-        try:
+        with contextlib.suppress(RuntimeError):  # outside a request: no id
             entry["request_id"] = g.get("request_id")
-        except RuntimeError:
-            pass
         for key, value in record.__dict__.items():
             if key not in self.RESERVED and not key.startswith("_"):
                 entry[key] = redact(value)

@@ -69,8 +69,14 @@ def builtin_candidates() -> Iterator[Candidate]:
 
     for module in pkgutil.iter_modules(plugins.__path__):
         if module.ispkg and not module.name.startswith("_"):
-            name = module.name
-            yield Candidate(name, "builtin", lambda n=name: importlib.import_module(f"plugins.{n}").plugin)
+            yield Candidate(module.name, "builtin", _builtin_loader(module.name))
+
+
+def _builtin_loader(name: str) -> Callable[[], Any]:
+    def load() -> Any:
+        return importlib.import_module(f"plugins.{name}").plugin
+
+    return load
 
 
 def entry_point_candidates() -> Iterator[Candidate]:
@@ -127,7 +133,7 @@ class PluginRegistry:
             return
         record.name = record.info.name
         record.hooks = sorted(
-            impl.name for impl in self.pm.get_hookcallers(record.obj) or ()  # type: ignore[union-attr]
+            impl.name for impl in self.pm.get_hookcallers(record.obj) or ()
         )
         self.records[record.name] = record
 
@@ -242,7 +248,9 @@ class PluginRegistry:
         return frozenset(r.name for r in self.loaded())
 
     def dependents_of(self, name: str) -> list[str]:
-        return sorted(r.name for r in self.loaded() if r.info and name in {q.name for q in r.info.requirements})
+        return sorted(
+            r.name for r in self.loaded() if r.info and name in {q.name for q in r.info.requirements}
+        )
 
     def implementers(self, hook: str) -> frozenset[str]:
         caller = getattr(self.pm.hook, hook)

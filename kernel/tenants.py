@@ -17,9 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Request
 
+from kernel.broadcast import Broadcast
 from kernel.config import Settings
 from kernel.db import db
-from kernel.broadcast import Broadcast
 from kernel.models import Domain, Membership, Tenant
 from kernel.tenancy import platform_scope, tenant_scope
 

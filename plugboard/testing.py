@@ -28,7 +28,7 @@ from werkzeug.test import TestResponse
 
 from kernel import create_app, migrate
 
-PASSWORD = "plugin-author-password"
+PASSWORD = "plugin-author-password"  # noqa: S105 - a throw-away test account
 
 
 @dataclass
@@ -105,7 +105,7 @@ def plugboard_hook_calls() -> Callable[[Flask], list[tuple[str, str, dict[str, A
             for impl in impls:
                 calls.append((hook_name, impl.plugin_name, dict(kwargs)))
                 if verbose:
-                    print(f"hook {hook_name} -> {impl.plugin_name} {sorted(kwargs)}")  # noqa: T201
+                    print(f"hook {hook_name} -> {impl.plugin_name} {sorted(kwargs)}")
 
         def after(outcome: Any, hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
             return None

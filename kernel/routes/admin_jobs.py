@@ -21,7 +21,8 @@ from kernel.jobs import JobRun, Jobs
 from kernel.pagination import paginate
 from kernel.schemas import Strict
 
-blp = Blueprint("admin_jobs", __name__, url_prefix="/api/v1/admin", description="Jobs and events (platform admin)")
+blp = Blueprint("admin_jobs", __name__, url_prefix="/api/v1/admin",
+                description="Jobs and events (platform admin)")
 
 RUN_STATUSES = ["running", "succeeded", "skipped", "failed", "errored"]
 
@@ -50,7 +51,8 @@ class JobsOverviewSchema(ma.Schema):
     mode = fields.String(metadata={"description": "rq or inline"})
     queues = fields.List(fields.Nested(QueueSchema))
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
-    failed = fields.List(fields.Nested(JobRunSchema), metadata={"description": "latest failed and errored runs"})
+    failed = fields.List(fields.Nested(JobRunSchema),
+                         metadata={"description": "latest failed and errored runs"})
 
 
 class RunQuerySchema(Strict):
@@ -130,6 +132,7 @@ class JobRuns(MethodView):
 class Requeue(MethodView):
     @platform_admin_required
     @blp.response(202, JobRunSchema)
+    @blp.alt_response(409, description="The run did not fail")
     def post(self, run_id: uuid.UUID) -> JobRun:
         """Run a failed or errored job again, with the same arguments."""
         run = db.session.get(JobRun, run_id)

@@ -46,12 +46,16 @@ class PluginDetailSchema(PluginSchema):
     updated_at = fields.DateTime(allow_none=True)
 
 
-STRICT_BOOL = {"truthy": {True}, "falsy": {False}}
+class StrictBoolean(fields.Boolean):
+    """Only JSON true and false; marshmallow's default also takes "yes", 1, "on"…"""
+
+    truthy = {True}
+    falsy = {False}
 
 
 class ActivationSchema(Strict):
-    enabled = fields.Boolean(required=True, **STRICT_BOOL)
-    with_dependencies = fields.Boolean(load_default=False, **STRICT_BOOL,
+    enabled = StrictBoolean(required=True)
+    with_dependencies = StrictBoolean(load_default=False,
                                        metadata={"description": "enable missing requirements too"})
 
 
@@ -72,9 +76,9 @@ class ConfigSchema(ma.Schema):
 
 
 class AdminPluginStateSchema(Strict):
-    enabled = fields.Boolean(**STRICT_BOOL)
+    enabled = StrictBoolean()
     config = fields.Dict()
-    with_dependencies = fields.Boolean(load_default=True, **STRICT_BOOL)
+    with_dependencies = StrictBoolean(load_default=True)
 
 
 class InstalledPluginSchema(ma.Schema):
@@ -230,6 +234,7 @@ class TenantPlugin(MethodView):
     @platform_admin_required
     @admin_blp.arguments(AdminPluginStateSchema)
     @admin_blp.response(200, PluginDetailSchema)
+    @admin_blp.alt_response(409, description="a requirement is off, a dependent is on, or the plugin refused")
     def put(self, data: dict[str, Any], tenant_id: uuid.UUID, name: str) -> dict[str, Any]:
         """Enable (restricted ones too), disable or configure a plugin for a tenant."""
         _tenant(tenant_id)

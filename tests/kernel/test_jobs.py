@@ -110,7 +110,7 @@ def test_a_job_for_a_tenant_that_disabled_the_plugin_is_skipped(world: dict[str,
     api.put("/api/v1/plugins/full/activation", alpha, json={"enabled": False})
     work(app)
     assert runs(app, "full.cleanup") == [(alpha.tenant_id, "skipped", 1)]
-    assert full.CALLS == [("disabled", {"tenant_id": uuid.UUID(alpha.tenant_id)})]
+    assert [("disabled", {"tenant_id": uuid.UUID(alpha.tenant_id)})] == full.CALLS
 
 
 def test_cron_fans_out_once_per_enabled_tenant_even_when_fired_twice(world: dict[str, Any]) -> None:

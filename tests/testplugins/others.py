@@ -77,7 +77,7 @@ def _ledger_note(event_id: uuid.UUID, payload: dict[str, Any]) -> None:
 
     marker = payload.get("block_once")
     if marker and not os.path.exists(marker):
-        with open(marker, "w") as fh:  # noqa: PTH123 - a plain marker file
+        with open(marker, "w") as fh:
             fh.write(str(os.getpid()))
         time.sleep(120)  # the test kills the worker while it waits here
     if payload.get("explode"):
