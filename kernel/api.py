@@ -12,26 +12,34 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
 * errors and HTTP helpers: :func:`problem`, :class:`Problem`, :func:`paginate`,
   :func:`audit_describe`, :func:`public_tenant`
 * migrations: :func:`enable_tenant_rls`, :func:`disable_tenant_rls`
-* services: :func:`plugin_config`, :func:`mailer`, :func:`tenant_hook`
+* services: :func:`plugin_config`, :func:`mailer`, :func:`tenant_hook`, :func:`storage`,
+  :func:`broadcast` (cross-process cache invalidation), :func:`after_commit`,
+  :func:`page_components`, :func:`add_demo_seeder`
+* public files: :func:`public_asset_key`, :func:`public_asset_url`
 
 .. versionadded:: 1.0
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any, cast
 
-from flask import current_app
+from flask import Flask, current_app
 
+from kernel import db as _db
 from kernel.audit import describe as audit_describe
 from kernel.auth import Principal, auth_required, current_principal
+from kernel.broadcast import Broadcast
 from kernel.db import Base, TenantOwned, db, utcnow
 from kernel.errors import Problem, problem
 from kernel.mail import Mailer
 from kernel.pagination import paginate
 from kernel.plugin_web import enter_tenant
 from kernel.rls import disable_tenant_rls, enable_tenant_rls
-from kernel.routes.public import public_tenant
+from kernel.routes.public import public_asset_key, public_asset_url, public_tenant
+from kernel.storage import Storage
 from kernel.tenancy import TenantScopeError, current_tenant_id, platform_scope, tenant_scope
 
 __all__ = [
@@ -40,8 +48,11 @@ __all__ = [
     "Problem",
     "TenantOwned",
     "TenantScopeError",
+    "add_demo_seeder",
+    "after_commit",
     "audit_describe",
     "auth_required",
+    "broadcast",
     "current_principal",
     "current_tenant_id",
     "db",
@@ -49,11 +60,15 @@ __all__ = [
     "enable_tenant_rls",
     "enter_tenant",
     "mailer",
+    "page_components",
     "paginate",
     "platform_scope",
     "plugin_config",
     "problem",
+    "public_asset_key",
+    "public_asset_url",
     "public_tenant",
+    "storage",
     "tenant_hook",
     "tenant_scope",
     "utcnow",
@@ -95,3 +110,58 @@ def tenant_hook(hook: str) -> Any:
     activations = current_app.extensions["plugboard.activations"]
     enabled = activations.snapshot.enabled(current_tenant_id())
     return activations.registry.hook_for(enabled, hook)
+
+
+def storage() -> Storage:
+    """The app's object storage (S3/MinIO, or a local folder in the embedded profile).
+
+    Keep a tenant's files under ``tenants/<tenant id>/``; files for anyone to fetch go
+    under :func:`public_asset_key` and are served at :func:`public_asset_url`.
+
+    .. versionadded:: 1.0
+    """
+    return cast(Storage, current_app.extensions["plugboard.storage"])
+
+
+def broadcast(app: Flask | None = None) -> Broadcast:
+    """The app's invalidation bus: ``publish(topic, key)`` reaches ``subscribe``rs in every process.
+
+    For in-process caches of a plugin's data: subscribe once (e.g. while registering, with
+    the ``app`` a registration hook receives) and drop ``key`` (``None``: everything)
+    when told. Publish after the change commits (see :func:`after_commit`).
+
+    .. versionadded:: 1.0
+    """
+    return cast(Broadcast, (app or current_app).extensions["plugboard.broadcast"])
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback()`` once the current transaction commits; dropped if it rolls back.
+
+    Runs at once when no transaction is open. The callback must not use the session.
+
+    .. versionadded:: 1.0
+    """
+    _db.after_commit(db.session(), callback)
+
+
+def page_components(app: Flask | None = None) -> list[dict[str, Any]]:
+    """Every page-editor component plugins declared (``plugboard_page_components``).
+
+    Each is the declared mapping plus ``"plugin"``, the declaring plugin's name.
+
+    .. versionadded:: 1.0
+    """
+    found = (app or current_app).extensions.get("plugboard.page_components", [])
+    return [dict(c) for c in found]
+
+
+def add_demo_seeder(app: Flask, seeder: Callable[[uuid.UUID], None]) -> None:
+    """Have ``plugboard demo`` call ``seeder(tenant_id)`` (inside that tenant's scope).
+
+    Call it from a registration hook that receives ``app``. The seeder must be
+    idempotent (``make run`` seeds on every start) and commit its own work.
+
+    .. versionadded:: 1.0
+    """
+    app.extensions.setdefault("plugboard.demo_seeders", []).append(seeder)

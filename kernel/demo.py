@@ -57,6 +57,8 @@ def seed_demo(email: str, password: str) -> DemoResult:
         if member is None:
             db.session.add(Membership(user_id=user.id, role="owner"))
         db.session.commit()
+    if created:  # like every new tenant, it starts with the default-enabled plugins on
+        current_app.extensions["plugboard.activations"].seed_new_tenant(tenant.id, str(user.id))
     for seed in current_app.extensions.get("plugboard.demo_seeders", []):
         with tenant_scope(tenant.id):
             seed(tenant.id)
