@@ -1,0 +1,104 @@
+"""marshmallow schemas of the pages API. Request bodies reject unknown fields.
+
+Puck documents are ``Raw``: marshmallow never rebuilds them, so they are stored and
+returned exactly as the editor sent them; :mod:`.puck` validates them instead.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+
+class Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class PuckDataSchema(ma.Schema):
+    """Puck ``Data`` (documentation only: documents are validated by ``puck.py``)."""
+
+    root = fields.Dict(metadata={"description": "{props: {...}}: the root component's props"})
+    content = fields.List(fields.Dict(), metadata={"description": "ComponentData[]"})
+    zones = fields.Dict(metadata={"description": "legacy DropZones: '<id>:<zone>' -> ComponentData[]"})
+
+
+Document = fields.Raw(
+    metadata={"description": "Puck Data: {root: {props}, content: ComponentData[], zones?}",
+              "type": "object"})
+_title = validate.Length(min=1, max=200)
+_version = fields.Integer(validate=validate.Range(min=1), metadata={
+    "description": "the draft version you edited (or send If-Match); a newer draft: 412"})
+
+
+class PageCreateSchema(Strict):
+    path = fields.String(required=True, validate=validate.Length(min=1, max=255),
+                         metadata={"description": "'/', '/about', '/events/summer-2026'"})
+    title = fields.String(required=True, validate=_title)
+    data = fields.Raw(load_default=None, metadata=Document.metadata)
+
+
+class PagePatchSchema(Strict):
+    path = fields.String(validate=validate.Length(min=1, max=255))
+    title = fields.String(validate=_title)
+    data = fields.Raw(metadata=Document.metadata)
+    version = _version
+
+
+class PagePublishSchema(Strict):
+    message = fields.String(validate=validate.Length(max=500), load_default=None)
+    version = _version
+
+
+class PageRestoreSchema(Strict):
+    publish = fields.Boolean(load_default=False, metadata={"description": "publish it at once"})
+    version = _version
+
+
+class PageSummarySchema(ma.Schema):
+    id = fields.UUID()
+    path = fields.String()
+    title = fields.String()
+    status = fields.String(metadata={"description": "draft or published"})
+    version = fields.Integer(metadata={"description": "the draft's version (also the ETag)"})
+    published_version = fields.Integer(allow_none=True)
+    published_at = fields.DateTime(allow_none=True)
+    created_by = fields.String(allow_none=True)
+    updated_by = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class PageSchema(PageSummarySchema):
+    data = fields.Raw(metadata=Document.metadata)
+
+
+class PageVersionSummarySchema(ma.Schema):
+    number = fields.Integer()
+    title = fields.String()
+    draft_version = fields.Integer()
+    author = fields.String(allow_none=True)
+    message = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class PageVersionSchema(PageVersionSummarySchema):
+    data = fields.Raw(metadata=Document.metadata)
+
+
+class PageAssetUploadSchema(Strict):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class PageAssetSchema(ma.Schema):
+    url = fields.String(metadata={"description": "absolute, public, immutable: use it in props"})
+    key = fields.String(metadata={"description": "the storage key"})
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+
+
+class PublicPageSchema(ma.Schema):
+    path = fields.String()
+    title = fields.String()
+    updated_at = fields.DateTime()

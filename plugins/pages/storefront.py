@@ -1,0 +1,147 @@
+"""``/api/v1/public/pages``: published pages for storefronts, fast, by domain.
+
+The kernel's public gate has already resolved the tenant (Host or ``X-Tenant``), opened
+its scope and answered 404 if the tenant has not enabled ``pages``. Responses come from
+:mod:`.cache`; only a miss reads the database, then builds the body once: the published
+Puck data exactly as the editor saved it, except that components contributed by other
+plugins get their ``plugboard_component_data`` merged into their props.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response, current_app, g, request
+from flask_smorest import Blueprint
+from werkzeug.http import http_date
+
+from kernel.api import page_components, plugin_config, problem, tenant_hook
+from plugins.pages import cache, puck, services
+from plugins.pages.schemas import PublicPageSchema, PuckDataSchema
+
+log = logging.getLogger("plugins.pages")
+
+blp = Blueprint("pages_public", __name__, url_prefix="/api/v1/public/pages",
+                description="Published pages, for storefronts (tenant from Host or X-Tenant)")
+
+TENANT_HEADER = [{"in": "header", "name": "X-Tenant", "required": False, "schema": {"type": "string"},
+                  "description": "the tenant's slug; without it the Host header decides"}]
+CONDITIONAL = {"304": {"description": "Not modified: the If-None-Match ETag is current"}}
+
+
+def _send(found: cache.Entry) -> Response:
+    if found.status != 200:
+        problem(404, "page-not-found", title="Page not found",
+                detail="No published page at this path.")
+    if request.if_none_match and request.if_none_match.contains_weak(found.etag):
+        return Response(status=304, headers=found.headers)
+    return Response(found.body, headers=found.headers)
+
+
+def _headers(settings: services.Settings, ttl: float | None, modified: Any = None) -> dict[str, str]:
+    max_age = settings.cache_max_age if ttl is None else min(settings.cache_max_age, int(ttl))
+    headers = {
+        "Content-Type": "application/json",
+        "Cache-Control": f"public, max-age={max_age}, "
+                         f"stale-while-revalidate={settings.stale_while_revalidate}",
+        "Vary": "X-Tenant",  # the tenant comes from Host (in every cache key) or this header
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Expose-Headers": "ETag",
+    }
+    if modified is not None:
+        headers["Last-Modified"] = http_date(modified)
+    return headers
+
+
+def _encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def _build_page(tenant_id: uuid.UUID, path: str) -> cache.Entry:
+    page = services.published_page(tenant_id, path)
+    if page is None:
+        return cache.MISSING
+    settings = services.Settings.from_config(plugin_config("pages"))
+    data, filled = fill_components(tenant_id, page.data)
+    ttl = settings.component_data_ttl if filled else None
+    return cache.entry(_encode(data), _headers(settings, ttl, page.published_at), ttl)
+
+
+def _build_index(tenant_id: uuid.UUID) -> cache.Entry:
+    pages = services.published_index(tenant_id)
+    listed = [{**p, "updated_at": p["updated_at"].isoformat()} for p in pages]
+    settings = services.Settings.from_config(plugin_config("pages"))
+    return cache.entry(_encode(listed), _headers(settings, None), None)
+
+
+def fill_components(tenant_id: uuid.UUID, data: Mapping[str, Any]) -> tuple[Any, bool]:
+    """``data`` with other plugins' component data merged into props; whether any was asked.
+
+    Only component types declared through ``plugboard_page_components`` are asked about,
+    among the tenant's enabled plugins (firstresult). A plugin that fails is logged and
+    its component keeps the editor's props; the entry still expires, so it is retried.
+    """
+    declared = {c["type"] for c in page_components() if "type" in c}
+    if not declared or not any(node["type"] in declared for node in puck.walk(data)):
+        return data, False
+    filled = copy.deepcopy(dict(data))
+    hook = tenant_hook("plugboard_component_data")
+    for node in puck.walk(filled):
+        if node["type"] in declared:
+            _fill(hook, tenant_id, node)
+    return filled, True
+
+
+def _fill(hook: Any, tenant_id: uuid.UUID, node: Any) -> None:
+    props = node["props"]
+    try:
+        extra = hook(tenant_id=tenant_id, component_type=node["type"], props=dict(props))
+    except Exception:  # another plugin's bug must not take the page down
+        log.exception("plugboard_component_data failed", extra={"component": node["type"]})
+        return
+    if isinstance(extra, Mapping):
+        props.update({k: v for k, v in extra.items() if k != "id"})
+
+
+def _store() -> cache.PageCache:
+    found: cache.PageCache = current_app.extensions[cache.EXTENSION]
+    return found
+
+
+@blp.get("")
+@blp.doc(parameters=TENANT_HEADER, responses=CONDITIONAL)
+@blp.response(200, PublicPageSchema(many=True))
+def index() -> Response:
+    """The tenant's published pages (path, live title, publication time), by path."""
+    tenant_id = g.public_tenant.id
+    return _send(cache.load(_store(), tenant_id, cache.INDEX, lambda: _build_index(tenant_id)))
+
+
+@blp.get("/")
+@blp.get("/<path:path>")
+@blp.doc(parameters=TENANT_HEADER, responses=CONDITIONAL)
+@blp.response(200, PuckDataSchema)
+def page(path: str = "") -> Response:
+    """The published Puck data at ``path`` (``/`` for the home page), as the editor saved it.
+
+    Strong ``ETag`` (``304`` on ``If-None-Match``), ``Cache-Control`` with a short max-age
+    and stale-while-revalidate. Drafts are never served; unpublished or unknown: 404.
+    """
+    tenant_id = g.public_tenant.id
+    try:
+        key = services.normalize_path(path)
+    except services.InvalidPage:
+        key = ""  # no page can live there
+    if not key:
+        return _send(cache.MISSING)
+    return _send(cache.load(_store(), tenant_id, key, lambda: _build_page(tenant_id, key)))
+
+
+def invalidate_on_config_change(tenant_id: uuid.UUID) -> None:
+    """Cache headers come from the config: drop the tenant's entries when it changes."""
+    cache.announce(tenant_id)
