@@ -175,6 +175,7 @@ def _read(upload: FileStorage, limit: int) -> bytes:
 class Bundles(MethodView):
     @platform_admin_required
     @admin_blp.response(200, BundleVersionListItemSchema(many=True))
+    @admin_blp.alt_response(404, description="no such plugin is installed")
     def get(self, name: str) -> list[dict[str, Any]]:
         """Every version of the plugin's bundle, newest first, with its rollout."""
         state = bundles.rollout_state(_plugin(name))
@@ -190,6 +191,7 @@ class Bundles(MethodView):
                             "with the same content")
     @admin_blp.alt_response(409, description="this version exists with other content")
     @admin_blp.alt_response(413, description="the upload is too large")
+    @admin_blp.alt_response(404, description="no such plugin is installed")
     def post(self, form: dict[str, Any], name: str) -> Any:
         """Upload a version (multipart: ``version`` and ``file``, a .zip or one file)."""
         _plugin(name)
@@ -216,6 +218,7 @@ class CurrentBundle(MethodView):
     @platform_admin_required
     @admin_blp.arguments(BundleRolloutSchema)
     @admin_blp.response(200, BundleRolloutStateSchema)
+    @admin_blp.alt_response(404, description="no such plugin is installed")
     def put(self, data: dict[str, Any], name: str) -> dict[str, Any]:
         """Make a version every tenant's (lifting pins), or pin just ``tenants`` to it (canary)."""
         _plugin(name)
@@ -241,6 +244,8 @@ def file_url(plugin: str, version: str, path: str) -> str:
 class TenantBundle(MethodView):
     @auth_required("plugins.read")
     @blp.response(200, TenantBundleSchema)
+    @blp.alt_response(404, description="the plugin is not installed or not enabled, or has no "
+                      "bundle rolled out")
     def get(self, name: str) -> dict[str, Any]:
         """The bundle this tenant should load, with Subresource Integrity hashes."""
         _plugin(name)
@@ -273,6 +278,10 @@ def _file_headers(entry: dict[str, Any]) -> dict[str, str]:
 
 
 @files_blp.route("/<string:plugin>/<string:version>/<path:path>")
+@files_blp.alt_response(200, description="the file, with its content type and a strong ETag")
+@files_blp.alt_response(302, description="redirect to a presigned storage URL (redirect mode)")
+@files_blp.alt_response(304, description="not modified (If-None-Match)")
+@files_blp.alt_response(404, description="no such file in that version")
 @files_blp.doc(summary="A bundle file", description="Immutable: cache forever. Strong ETag "
                "(the sha256); 304 on If-None-Match; or a 302 to a presigned storage URL.")
 def bundle_file(plugin: str, version: str, path: str) -> Response:

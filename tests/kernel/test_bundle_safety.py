@@ -5,16 +5,29 @@ Runs on SQLite with the local storage folder and on PostgreSQL with S3 (moto's s
 
 from __future__ import annotations
 
+import hashlib
 import io
+import threading
 import warnings
 import zipfile
 from collections.abc import Callable
 
 import pytest
 from flask import Flask
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
-from tests.helpers import assert_problem
-from tests.kernel.bundle_helpers import CURRENT, JS_V1, World, make_world, with_declared_size, zip_bytes
+from kernel.bundles import BLOB_PREFIX
+from tests.helpers import Api, assert_problem
+from tests.kernel.bundle_helpers import (
+    BUNDLES,
+    CURRENT,
+    JS_V1,
+    World,
+    make_world,
+    with_declared_size,
+    zip_bytes,
+)
 
 GOOD = {"main.js": "export {};\n"}
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 64
@@ -129,3 +142,27 @@ def test_empty_zip(world: World) -> None:
 
 def test_unsupported_compression(world: World) -> None:
     refused(world, "b.zip", zip_bytes(GOOD, compression=zipfile.ZIP_BZIP2), 422, "bundle-bad-zip")
+
+
+def test_concurrent_uploads_of_one_version_leave_only_the_winner(world: World) -> None:
+    contents = [zip_bytes({"main.js": f"export const n = {n};\n"}) for n in range(4)]
+    statuses: dict[int, int] = {}
+
+    def upload(n: int) -> None:
+        api = Api(world.app.test_client(), world.app)
+        boundary, body = encode_multipart({"version": "2.0.0",
+                                           "file": FileStorage(io.BytesIO(contents[n]), "b.zip")})
+        resp = api.post(BUNDLES, world.admin, data=body,
+                        content_type=f"multipart/form-data; boundary={boundary}")
+        statuses[n] = resp.status_code
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses.values()) == [201, 409, 409, 409]
+    winner = next(n for n, status in statuses.items() if status == 201)
+    served = world.api.get("/bundles/full/2.0.0/main.js").data
+    assert served == f"export const n = {winner};\n".encode()
+    assert world.storage_keys() == [BLOB_PREFIX + hashlib.sha256(served).hexdigest()]

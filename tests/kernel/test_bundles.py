@@ -9,6 +9,7 @@ import base64
 import hashlib
 import io
 import urllib.request
+import uuid
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from flask import Flask
 from kernel.bundles import BLOB_PREFIX
 from kernel.db import db
 from kernel.models import AuditEntry
-from kernel.tenancy import platform_scope
+from kernel.tenancy import platform_scope, tenant_scope
 from tests.conftest import S3Server
 from tests.helpers import assert_problem
 from tests.kernel.bundle_helpers import (
@@ -256,3 +257,15 @@ def test_redirect_mode_sends_a_presigned_url_that_serves_the_bytes(
         assert served.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     etag = f'"{sha(JS_V1["main.js"])}"'
     assert world.api.get("/bundles/full/1.0.0/main.js", headers={"If-None-Match": etag}).status_code == 304
+
+
+@pytest.mark.postgres_only
+def test_pins_are_tenant_rows_under_row_level_security(world: World, backend: str) -> None:
+    world.upload("1.0.0", "bundle.zip", zip_bytes(JS_V1))
+    world.upload("1.1.0", "bundle.zip", zip_bytes(JS_V2))
+    assert world.rollout("1.1.0", ["alpha", "bravo"]).status_code == 200
+    alpha = uuid.UUID(world.a.tenant_id)
+    with world.app.app_context(), tenant_scope(alpha):
+        # raw SQL: no ORM criteria, only PostgreSQL's policy filters
+        seen = db.session.execute(sa.text("SELECT tenant_id FROM bundle_pins")).scalars().all()
+    assert seen == [alpha]
