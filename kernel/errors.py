@@ -173,7 +173,7 @@ def problem_response(error: HTTPException) -> Response:
 TENANT_RESOLVING_PREFIXES = ("/api/v1/public/", "/api/v1/webhooks/")
 
 
-class ErrorDocs(BasePlugin):  # type: ignore[misc]
+class ErrorDocs(BasePlugin):
     """Documents on every operation the errors the kernel itself answers for it.
 
     A body that is not JSON (400) or of another media type (415); a path naming an object

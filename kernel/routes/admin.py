@@ -61,6 +61,7 @@ class AdminTenants(MethodView):
     @platform_admin_required
     @blp.arguments(AdminTenantCreateSchema)
     @blp.response(201, TenantSchema)
+    @blp.alt_response(409, description="The slug is taken")
     def post(self, data: dict[str, Any]) -> Tenant:
         """Create a tenant, optionally with an existing user as its owner."""
         owner = None

@@ -51,6 +51,7 @@ def pair_json(pair: accounts.TokenPair) -> dict[str, Any]:
 @blp.post("/register")
 @blp.arguments(RegisterSchema)
 @blp.response(201, RegisterResultSchema)
+@blp.alt_response(409, description="The email is registered or the tenant slug is taken")
 def register(data: dict[str, Any]) -> dict[str, Any]:
     """Create an account and a tenant, with the caller as its owner."""
     user, tenant, pair = accounts.register(data)
@@ -66,6 +67,8 @@ def register(data: dict[str, Any]) -> dict[str, Any]:
 @blp.post("/login")
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenPairSchema)
+@blp.alt_response(401, description="Wrong email or password")
+@blp.alt_response(403, description="Account disabled, not a member of `tenant`, or tenant suspended")
 @blp.alt_response(429, description="Too many failed attempts")
 def login(data: dict[str, Any]) -> dict[str, Any]:
     """Exchange email and password for a token pair (of ``tenant``, or the first one)."""
@@ -77,6 +80,7 @@ def login(data: dict[str, Any]) -> dict[str, Any]:
 @blp.post("/refresh")
 @blp.arguments(RefreshSchema)
 @blp.response(200, TokenPairSchema)
+@blp.alt_response(401, description="The refresh token is invalid, expired or spent")
 def refresh(data: dict[str, Any]) -> dict[str, Any]:
     """Rotate a refresh token; a spent one revokes its whole family."""
     audit.skip()

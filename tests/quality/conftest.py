@@ -1,0 +1,86 @@
+"""Fixtures of the quality gates: an app with every plugin there is, and the fuzzing budget.
+
+The budget is small by default so the suite stays quick in CI; go deeper locally with
+``PLUGBOARD_FUZZ_EXAMPLES=500`` (examples per operation and generation mode),
+``PLUGBOARD_FUZZ_SEED=<n>`` (another seeded run instead of the derandomized one) and
+``PLUGBOARD_FUZZ_BUDGET=<seconds>`` (when a run reports ``budget`` instead of overrunning).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from kernel import create_app, migrate
+from tests.conftest import _drop_namespace, _empty_tables, base_config
+from tests.helpers import SmtpSink
+
+
+@dataclass(frozen=True)
+class FuzzBudget:
+    examples: int
+    seed: int | None  # None: Hypothesis derandomized (the same run every time)
+    seconds: float | None
+
+
+@pytest.fixture(scope="session")
+def fuzz_budget() -> FuzzBudget:
+    examples, seed = os.environ.get("PLUGBOARD_FUZZ_EXAMPLES"), os.environ.get("PLUGBOARD_FUZZ_SEED")
+    # A run takes about 40 s per backend here; CI's default gets three times that, a deep
+    # local run (examples set) is unbounded unless PLUGBOARD_FUZZ_BUDGET says otherwise.
+    budget = os.environ.get("PLUGBOARD_FUZZ_BUDGET", "" if examples else "120")
+    return FuzzBudget(
+        examples=int(examples or 15),
+        seed=int(seed) if seed else None,
+        seconds=float(budget) if budget else None,
+    )
+
+
+@pytest.fixture
+def full_app(
+    backend: str, request: pytest.FixtureRequest, session_tmp: Path, smtp_sink: SmtpSink
+) -> Iterator[Callable[..., Flask]]:
+    """``full_app(*plugins)``: built-in and installed plugins, the ``full`` test plugin and
+    ``plugins``, on a database migrated once per (backend, plugin set), emptied after."""
+    from tests.testplugins import full
+
+    cache: dict[tuple[str, ...], dict[str, Any]] = request.config.__dict__.setdefault(
+        "_plugboard_quality_dbs", {})
+    made: list[Flask] = []
+
+    def factory(*plugins: Any) -> Flask:
+        extra = [full.plugin, *plugins]
+        key = (backend, *sorted(p.plugin_info.name for p in extra))
+        if key not in cache:
+            config = base_config(session_tmp / f"quality-{len(cache)}", smtp_sink.url)
+            if backend == "postgresql":
+                config["database_url"] = request.getfixturevalue("pg_databases").create()
+                config["redis_url"] = request.getfixturevalue("redis_url")
+            config["extra_plugins"] = extra
+            migrated = create_app(config)
+            with migrated.app_context():
+                migrate.upgrade(migrated)
+            migrated.extensions["plugboard.db"].dispose()
+            cache[key] = config
+        config = dict(cache[key])
+        if backend == "postgresql":
+            config["redis_namespace"] = f"pbtest-{uuid.uuid4().hex[:8]}"
+        app = create_app(config)
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        _empty_tables(app)
+        settings = app.extensions["plugboard.settings"]
+        if settings.redis_url:
+            _drop_namespace(settings.redis_url, settings.redis_namespace)
+        app.extensions["plugboard.broadcast"].close()
+        app.extensions["plugboard.db"].dispose()
