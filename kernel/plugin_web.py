@@ -187,7 +187,7 @@ def install(app: Flask, api: Any, registry: PluginRegistry) -> None:
     for record in registry.loaded():
         found = collected[record.name]
         for hook, bp in found["blueprints"]:
-            api.register_blueprint(bp)
+            api.register_gated_blueprint(bp)
             gates[bp.name] = GATES[hook](record.name)
         for perm, role in found["permissions"].items():
             app.extensions["plugboard.permissions"].register(perm, role)
