@@ -13,6 +13,9 @@ from packaging.version import InvalidVersion, Version
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 ROLE_NAMES = ("owner", "admin", "manager", "support", "analyst")
+# the kernel's own URL segments under /api/v1: a plugin of that name would shadow them
+RESERVED_NAMES = frozenset({"admin", "api_keys", "auth", "bundles", "health", "kernel", "plugins",
+                            "public", "tenant", "webhooks"})
 
 
 class ManifestError(ValueError):
@@ -52,6 +55,11 @@ class PluginInfo:
             raise ManifestError(
                 f"PluginInfo.name {self.name!r} must match {NAME_RE.pattern} "
                 "(lowercase, digits, underscores; it is also the URL segment)."
+            )
+        if self.name in RESERVED_NAMES:
+            raise ManifestError(
+                f"PluginInfo.name {self.name!r} is reserved by the kernel's own routes; pick "
+                "another name."
             )
         try:
             Version(self.version)

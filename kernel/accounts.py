@@ -265,16 +265,12 @@ def spend_user_token(token: str, purpose: str) -> User:
 
 
 def forgot_password(email: str) -> None:
-    settings = _settings()
+    """Queue a reset mail (the job makes the token); same answer whether the account exists."""
     user = user_by_email(email)
-    if user is None or not user.is_active:
-        return  # same answer either way: no account enumeration
-    token = create_user_token(user, RESET, settings.password_reset_ttl)
+    if user is not None and user.is_active:
+        current_app.extensions["plugboard.jobs_runner"].enqueue(
+            "kernel.mail_password_reset", user_id=str(user.id))
     db.session.commit()
-    current_app.extensions["plugboard.mailer"].send(
-        user.email, "password_reset", name=user.name, token=token,
-        ttl_minutes=settings.password_reset_ttl // 60, tenant_name=None,
-    )
 
 
 def reset_password(token: str, password: str) -> None:
@@ -295,10 +291,10 @@ def reset_password(token: str, password: str) -> None:
 
 
 def send_verification(user: User) -> None:
-    settings = _settings()
-    token = create_user_token(user, VERIFY, settings.email_verify_ttl)
+    """Queue a verification mail (sent after commit, by a job that makes the token)."""
+    current_app.extensions["plugboard.jobs_runner"].enqueue(
+        "kernel.mail_verification", user_id=str(user.id))
     db.session.commit()
-    current_app.extensions["plugboard.mailer"].send(user.email, "verify_email", name=user.name, token=token)
 
 
 def verify_email(token: str) -> None:

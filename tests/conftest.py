@@ -218,8 +218,19 @@ def api(client: FlaskClient, app: Flask) -> Api:
 
 
 @pytest.fixture
-def mailbox(smtp_sink: SmtpSink) -> MailBox:
-    return MailBox(smtp_sink)
+def mailbox(smtp_sink: SmtpSink, app: Flask) -> MailBox:
+    """Mail is sent by jobs: on the Redis profile a burst rq worker delivers it first."""
+    return MailBox(smtp_sink, drain=lambda: drain_jobs(app))
+
+
+def drain_jobs(app: Flask) -> None:
+    """Run every queued job now (a real rq worker in burst mode); inline mode has none."""
+    if app.extensions["plugboard.jobs_runner"].inline:
+        return
+    from kernel.jobs import make_worker
+
+    with app.app_context():
+        make_worker(app).work(burst=True, with_scheduler=True)
 
 
 @pytest.fixture

@@ -56,10 +56,15 @@ class SmtpSink:
 
 
 class MailBox:
-    def __init__(self, sink: SmtpSink) -> None:
+    """Mail the app sent; reading it first lets queued mail jobs run (``drain``)."""
+
+    def __init__(self, sink: SmtpSink, drain: Any = None) -> None:
         self._sink = sink
+        self._drain = drain
 
     def to(self, address: str) -> list[Message]:
+        if self._drain is not None:
+            self._drain()
         return [m for m in self._sink.messages if m["To"] == address]
 
     def last_token(self, address: str) -> str:

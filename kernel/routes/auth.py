@@ -57,10 +57,7 @@ def register(data: dict[str, Any]) -> dict[str, Any]:
     user, tenant, pair = accounts.register(data)
     audit.describe("auth.register", "tenant", tenant.id, tenant_id=tenant.id, actor_id=user.id)
     current_app.extensions["plugboard.tenants"].invalidate()
-    try:
-        accounts.send_verification(user)
-    except Exception:  # the account exists; the user can ask for the mail again
-        current_app.logger.exception("verification mail failed")
+    accounts.send_verification(user)
     return {"user": user_json(user), "tenant": tenant, **pair_json(pair)}
 
 

@@ -110,17 +110,15 @@ class Members(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Add a user with a role; a new user is created and mailed a link to set a password."""
         _may_grant(data["role"])
-        settings = current_app.extensions["plugboard.settings"]
         tenant = _tenant()
         user = accounts.user_by_email(data["email"])
-        token = None
+        new_user = user is None
         if user is None:
             passwords = current_app.extensions["plugboard.passwords"]
             user = User(email=data["email"], name=data.get("name") or data["email"].split("@")[0],
                         password_hash=passwords.hash(new_token()))
             db.session.add(user)
             db.session.flush()
-            token = accounts.create_user_token(user, accounts.RESET, settings.password_reset_ttl)
         member = Membership(user_id=user.id, role=data["role"])
         db.session.add(member)
         try:
@@ -131,14 +129,10 @@ class Members(MethodView):
                     detail=f"{data['email']} is already a member; change their role instead.")
         current_app.extensions["plugboard.memberships"].changed(member.user_id, member.tenant_id)
         inviter = current_principal()
-        try:
-            current_app.extensions["plugboard.mailer"].send(
-                user.email, "invitation", name=user.name, tenant_name=tenant.name,
-                role=member.role, inviter=_inviter_name(inviter.user_id if inviter else None),
-                token=token, ttl_minutes=settings.password_reset_ttl // 60,
-            )
-        except Exception:  # the member is added; they can ask for a password reset mail
-            current_app.logger.exception("invitation mail failed")
+        current_app.extensions["plugboard.jobs_runner"].enqueue(
+            "kernel.mail_invitation", tenant.id, user_id=str(user.id), role=member.role, inviter=_inviter_name(inviter.user_id if inviter else None),
+            set_password=new_user)
+        db.session.commit()
         audit.describe("members.add", "membership", member.id, role=member.role)
         return _member_json(member)
 
