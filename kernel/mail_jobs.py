@@ -9,6 +9,7 @@ job's arguments (Redis, ``job_runs``) or shown to admins.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from flask import current_app
 
@@ -17,7 +18,10 @@ from kernel import accounts
 from kernel.db import db
 from kernel.models import Tenant, User
 
-RETRY = {"retry": 3, "retry_intervals": (10, 60, 300)}
+
+def _mail_job(name: str, func: Callable[..., None]) -> JobSpec:
+    # SMTP hiccups are worth three more tries, spaced out
+    return JobSpec(name, func, queue="mail", retry=3, retry_intervals=(10, 60, 300))
 
 
 def _user(user_id: str) -> User | None:
@@ -65,7 +69,7 @@ def mail_invitation(tenant_id: uuid.UUID, user_id: str, role: str, inviter: str,
 
 def kernel_job_specs() -> list[JobSpec]:
     return [
-        JobSpec("kernel.mail_password_reset", mail_password_reset, queue="mail", **RETRY),
-        JobSpec("kernel.mail_verification", mail_verification, queue="mail", **RETRY),
-        JobSpec("kernel.mail_invitation", mail_invitation, queue="mail", **RETRY),
+        _mail_job("kernel.mail_password_reset", mail_password_reset),
+        _mail_job("kernel.mail_verification", mail_verification),
+        _mail_job("kernel.mail_invitation", mail_invitation),
     ]

@@ -33,7 +33,8 @@ from kernel.schemas import (
 blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Platform administration")
 
 
-def _tenant(tenant_id: uuid.UUID) -> Tenant:
+def tenant_or_404(tenant_id: uuid.UUID) -> Tenant:
+    """The tenant with this id, or a 404 problem."""
     tenant = db.session.get(Tenant, tenant_id)
     if tenant is None:
         problem(404, "not-found", title="Not found", detail="No such tenant.")
@@ -95,14 +96,14 @@ class AdminTenantItem(MethodView):
     @blp.response(200, TenantSchema)
     def get(self, tenant_id: uuid.UUID) -> Tenant:
         """One tenant."""
-        return _tenant(tenant_id)
+        return tenant_or_404(tenant_id)
 
     @platform_admin_required
     @blp.arguments(AdminTenantPatchSchema)
     @blp.response(200, TenantSchema)
     def patch(self, data: dict[str, Any], tenant_id: uuid.UUID) -> Tenant:
         """Rename, suspend or reactivate a tenant, or merge settings."""
-        tenant = _tenant(tenant_id)
+        tenant = tenant_or_404(tenant_id)
         for key in ("name", "status"):
             if key in data:
                 setattr(tenant, key, data[key])

@@ -17,8 +17,8 @@ from kernel.activation import Activations, PluginActivation, masked
 from kernel.auth import auth_required, current_principal, platform_admin_required
 from kernel.db import db
 from kernel.errors import problem
-from kernel.models import Tenant
 from kernel.registry import PluginRecord
+from kernel.routes.admin import tenant_or_404
 from kernel.schemas import Strict
 from kernel.tenancy import current_tenant_id, tenant_scope
 
@@ -208,21 +208,13 @@ class InstalledPlugins(MethodView):
                 for r in sorted(records, key=lambda r: r.name)]
 
 
-def _tenant(tenant_id: uuid.UUID) -> Tenant:
-    tenant = db.session.get(Tenant, tenant_id)
-    if tenant is None:
-        problem(404, "not-found", title="Not found", detail="No such tenant.")
-    assert tenant is not None
-    return tenant
-
-
 @admin_blp.route("/tenants/<uuid:tenant_id>/plugins")
 class TenantPlugins(MethodView):
     @platform_admin_required
     @admin_blp.response(200, PluginDetailSchema(many=True))
     def get(self, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
         """That tenant's plugin states (secrets masked)."""
-        _tenant(tenant_id)
+        tenant_or_404(tenant_id)
         with tenant_scope(tenant_id):
             rows = _activations().rows()
         return [_describe(r, rows.get(r.name), True)
@@ -237,7 +229,7 @@ class TenantPlugin(MethodView):
     @admin_blp.alt_response(409, description="a requirement is off, a dependent is on, or the plugin refused")
     def put(self, data: dict[str, Any], tenant_id: uuid.UUID, name: str) -> dict[str, Any]:
         """Enable (restricted ones too), disable or configure a plugin for a tenant."""
-        _tenant(tenant_id)
+        tenant_or_404(tenant_id)
         record = _record(name)
         activations = _activations()
         with tenant_scope(tenant_id):

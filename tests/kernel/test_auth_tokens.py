@@ -13,11 +13,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.db import Base, db
+from kernel.db import db
 from kernel.models import ApiKey, RefreshToken, Tenant
 from kernel.security import derive_key
 from kernel.tenancy import platform_scope
-from tests.helpers import Account, Api, assert_problem
+from tests.helpers import Account, Api, assert_problem, row_counts
 
 ME = "/api/v1/auth/me"
 
@@ -29,16 +29,6 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
     return app_config
 
 
-def row_counts(app: Flask) -> dict[str, int]:
-    """Rows per table, across every tenant (tables of models some test declared but never
-    migrated are left out)."""
-    with app.app_context(), platform_scope():
-        existing = set(sa.inspect(db.engine).get_table_names())
-        return {
-            table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table)) or 0
-            for table in Base.metadata.sorted_tables
-            if table.name in existing
-        }
 
 
 def bearer(token: str) -> dict[str, str]:

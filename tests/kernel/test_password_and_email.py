@@ -8,10 +8,9 @@ import uuid
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.db import Base, db
+from kernel.db import db
 from kernel.models import User, UserToken
-from kernel.tenancy import platform_scope
-from tests.helpers import PASSWORD, Account, Api, MailBox, assert_problem
+from tests.helpers import PASSWORD, Account, Api, MailBox, assert_problem, row_counts
 
 NEW_PASSWORD = "a brand new passphrase"
 FORGOT = "/api/v1/auth/password/forgot"
@@ -19,16 +18,6 @@ RESET = "/api/v1/auth/password/reset"
 VERIFY = "/api/v1/auth/verify-email"
 
 
-def row_counts(app: Flask) -> dict[str, int]:
-    """Rows per table, across every tenant (tables of models some test declared but never
-    migrated are left out)."""
-    with app.app_context(), platform_scope():
-        existing = set(sa.inspect(db.engine).get_table_names())
-        return {
-            table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table)) or 0
-            for table in Base.metadata.sorted_tables
-            if table.name in existing
-        }
 
 
 def reset_token(api: Api, mailbox: MailBox, acct: Account) -> str:
