@@ -16,6 +16,7 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
   :func:`broadcast` (cross-process cache invalidation), :func:`after_commit`,
   :func:`page_components`, :func:`add_demo_seeder`
 * public files: :func:`public_asset_key`, :func:`public_asset_url`
+* storefront fast path: :func:`add_public_responder`, :class:`EdgeResponse`
 
 .. versionadded:: 1.0
 """
@@ -36,7 +37,7 @@ from kernel.db import Base, TenantOwned, db, utcnow
 from kernel.errors import Problem, problem
 from kernel.mail import Mailer
 from kernel.pagination import paginate
-from kernel.plugin_web import enter_tenant
+from kernel.plugin_web import EdgeResponse, add_public_responder, enter_tenant
 from kernel.rls import disable_tenant_rls, enable_tenant_rls
 from kernel.routes.public import public_asset_key, public_asset_url, public_tenant
 from kernel.storage import Storage
@@ -44,11 +45,13 @@ from kernel.tenancy import TenantScopeError, current_tenant_id, platform_scope, 
 
 __all__ = [
     "Base",
+    "EdgeResponse",
     "Principal",
     "Problem",
     "TenantOwned",
     "TenantScopeError",
     "add_demo_seeder",
+    "add_public_responder",
     "after_commit",
     "audit_describe",
     "auth_required",

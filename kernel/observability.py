@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_app_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -42,19 +41,29 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the request id when there is one."""
 
     RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+    _second: tuple[int, str] = (-1, "")  # the last second formatted: one strftime per second
+
+    def _timestamp(self, record: logging.LogRecord) -> str:
+        """ISO 8601 in UTC (the ``Z``), with milliseconds."""
+        second, text = self._second
+        if second != int(record.created):
+            second = int(record.created)
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, text)
+        return f"{text}.{int(record.msecs):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "ts": self._timestamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": redact(record.getMessage()),
         }
-        with contextlib.suppress(RuntimeError):  # outside a request: no id
+        if has_app_context():  # a test, not try/except: the public edge logs without one
             entry["request_id"] = g.get("request_id")
-        for key, value in record.__dict__.items():
-            if key not in self.RESERVED and not key.startswith("_"):
-                entry[key] = redact(value)
+        for key in sorted(record.__dict__.keys() - self.RESERVED):  # the extras, in C
+            if not key.startswith("_"):
+                entry[key] = redact(record.__dict__[key])
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
@@ -81,6 +90,19 @@ class Metrics:
             "plugboard_http_request_duration_seconds", "HTTP request latency",
             ["method", "endpoint"], registry=self.registry,
         )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, endpoint: str, status: int, elapsed: float) -> None:
+        """Count one request. The labelled children are looked up once per label set:
+        ``labels()`` costs a lock and a tuple per call, on every request."""
+        key = (method, endpoint, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, endpoint, str(status)),
+                        self.latency.labels(method, endpoint))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(elapsed)
 
     def render(self) -> Response:
         return Response(generate_latest(self.registry), content_type=CONTENT_TYPE_LATEST)
@@ -89,14 +111,41 @@ class Metrics:
 access_log = logging.getLogger("plugboard.access")
 
 
+def new_request_id(given: str | None) -> str:
+    """The caller's ``X-Request-ID`` when well-formed, else 32 random hex digits.
+
+    ``os.urandom(16).hex()``, not ``uuid4().hex``: the same randomness without building a
+    UUID object, on every request's path.
+    """
+    return given if given and REQUEST_ID_RE.match(given) else os.urandom(16).hex()
+
+
+def finish_request(metrics: Metrics, method: str, endpoint: str, path: str, status: int,
+                   started: float, request_id: str | None = None) -> None:
+    """Metrics and the access log line of one request (Flask's path and the public edge).
+
+    ``request_id``: when there is no request context to read it from (the public edge).
+    The record is made directly rather than with ``access_log.info``: that would also walk
+    the stack for the caller's file and line, which no access line shows.
+    """
+    elapsed = time.perf_counter() - started
+    metrics.observe(method, endpoint, status, elapsed)
+    if access_log.isEnabledFor(logging.INFO):
+        extra: dict[str, Any] = {"status": status, "duration_ms": round(elapsed * 1000, 2)}
+        if request_id is not None:
+            extra["request_id"] = request_id
+        access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, __file__, 0,
+                                                "%s %s %s", (method, path, status), None,
+                                                extra=extra))
+
+
 def init_app(app: Flask) -> None:
     metrics = Metrics()
     app.extensions["plugboard.metrics"] = metrics
 
     @app.before_request
     def _start() -> None:
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        g.request_id = new_request_id(request.headers.get("X-Request-ID"))
         g.started = time.perf_counter()
 
     @app.after_request
@@ -104,14 +153,9 @@ def init_app(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         started = g.get("started")
         if started is not None:
-            elapsed = time.perf_counter() - started
-            endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-            metrics.requests.labels(request.method, endpoint, str(response.status_code)).inc()
-            metrics.latency.labels(request.method, endpoint).observe(elapsed)
-            access_log.info(
-                "%s %s %s", request.method, request.path, response.status_code,
-                extra={"status": response.status_code, "duration_ms": round(elapsed * 1000, 2)},
-            )
+            rule = request.url_rule
+            finish_request(metrics, request.method, rule.rule if rule else "unmatched", request.path,
+                           response.status_code, started)
         return response
 
     app.add_url_rule("/metrics", "metrics", metrics.render)

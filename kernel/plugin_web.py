@@ -9,21 +9,31 @@ plugin code never checks activation itself:
   ``X-Tenant``, open its scope, same 404;
 * webhooks (``/api/v1/webhooks/<plugin>``): when the rule has a ``<tenant>`` segment, the
   tenant is resolved by slug and gated the same way.
+
+Public GETs a plugin can answer from memory (a storefront's published pages) may skip
+Flask's request cycle altogether: see :class:`PublicEdge` and :func:`add_public_responder`.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, request
+from werkzeug.datastructures import Headers
+from werkzeug.exceptions import HTTPException
 
 from hookspecs import EventHandler, JobSpec, PluginRefusal
 from kernel.activation import Activations
 from kernel.auth import authenticate, open_scope_for
 from kernel.errors import problem
+from kernel.observability import finish_request, new_request_id
 from kernel.rbac import ROLES
 from kernel.registry import PluginRecord, PluginRegistry
 from kernel.routes.public import public_tenant
@@ -199,6 +209,7 @@ def install(app: Flask, api: Any, registry: PluginRegistry) -> None:
         if record.info and record.info.migrations:
             migration_dirs.append(record.info.migrations)
     app.extensions["plugboard.guard_plugins"] = registry.implementers("plugboard_request_guard")
+    _install_edge(app, registry, collected)
 
     # One app-level hook rather than one per blueprint: blueprints are module globals that
     # may be registered on many apps, and Flask forbids changing them after registration.
@@ -211,3 +222,114 @@ def install(app: Flask, api: Any, registry: PluginRegistry) -> None:
 
 def loaded_packages(registry: PluginRegistry) -> Sequence[str]:
     return [r.package for r in registry.loaded() if r.package]
+
+
+# -- the public edge -------------------------------------------------------------------
+#
+# A warm storefront fetch is a few dict look-ups; Flask's request cycle around it (request
+# context, session, every app-level hook, view wrappers) costs several times more. The
+# edge answers such GETs before that cycle, doing the kernel's part the same way the
+# gate does (tenant from Host or X-Tenant, active, plugin enabled) and the request's
+# observability (X-Request-ID, metrics, access log line). It runs without an application
+# context: it only reads in-process caches. Anything else -- a responder that returns
+# None, a tenant or activation not cached yet, an unknown tenant, a disabled plugin, a
+# URL Flask would redirect or refuse -- goes through Flask unchanged, which gives the
+# authoritative answer (and warms the caches).
+
+log = logging.getLogger("plugboard.plugins")
+PUBLIC_PREFIX = "/api/v1/public/"
+RESPONDERS = "plugboard.public_responders"
+
+
+@dataclass(frozen=True)
+class EdgeResponse:
+    """What a public responder answers: a status (200 or 304), headers and a body."""
+
+    status: int
+    headers: Sequence[tuple[str, str]]
+    body: bytes = b""
+
+
+#: ``responder(tenant_id, endpoint, view_args, headers)``: an answer from memory, or None
+Responder = Callable[[uuid.UUID, str, Mapping[str, Any], Headers], EdgeResponse | None]
+
+
+def add_public_responder(app: Flask, plugin: str, responder: Responder) -> None:
+    """Let ``plugin`` answer GETs of its public routes from memory, ahead of Flask.
+
+    Called only for an active tenant that has ``plugin`` enabled, with the endpoint and
+    URL arguments Flask would dispatch to. It must not touch the database or raise; it
+    returns None whenever it cannot answer, and the request takes the normal way.
+
+    .. versionadded:: 1.0
+    """
+    app.extensions.setdefault(RESPONDERS, {})[plugin] = responder
+
+
+def _install_edge(app: Flask, registry: PluginRegistry, collected: dict[str, dict[str, Any]]) -> None:
+    loaded = registry.names()
+    responders = {p: r for p, r in app.extensions.get(RESPONDERS, {}).items() if p in loaded}
+    if not responders:
+        return
+    owners = {bp.name: name for name in responders for hook, bp in collected[name]["blueprints"]
+              if hook == "plugboard_public_blueprints"}
+    holder: Any = app
+    attr = "wsgi_app"
+    while hasattr(getattr(holder, attr), "app"):  # inside middlewares (ProxyFix): see what Flask sees
+        holder, attr = getattr(holder, attr), "app"
+    setattr(holder, attr, PublicEdge(app, getattr(holder, attr), responders, owners))
+
+
+class PublicEdge:
+    """WSGI: serve public GETs that a plugin's responder answers from memory."""
+
+    def __init__(self, app: Flask, wsgi_app: Any, responders: dict[str, Responder],
+                 owners: dict[str, str]) -> None:
+        self.app, self.wsgi_app = app, wsgi_app
+        self.responders, self.owners = responders, owners
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") == "GET" and path.startswith(PUBLIC_PREFIX):
+            plugin = path[len(PUBLIC_PREFIX):].split("/", 1)[0]
+            responder = self.responders.get(plugin)
+            if responder is not None:
+                answered = self._answer(environ, plugin, responder, start_response)
+                if answered is not None:
+                    return answered
+        return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
+
+    def _answer(self, environ: dict[str, Any], plugin: str, responder: Responder,
+                start_response: Any) -> list[bytes] | None:
+        started = time.perf_counter()
+        req = self.app.request_class(environ)
+        try:
+            info = self.app.extensions["plugboard.tenants"].for_public_request(req)
+            if info is None or not self.app.extensions["plugboard.activations"].is_enabled(info.id, plugin):
+                return None
+            rule, args = self.app.create_url_adapter(req).match(return_rule=True)  # type: ignore[union-attr]
+            if self.owners.get(rule.endpoint.rpartition(".")[0]) != plugin:
+                return None
+            answer = responder(info.id, rule.endpoint, args, req.headers)
+        except HTTPException:  # not found, wrong method, redirect: Flask's to say
+            return None
+        except RuntimeError:  # a cold tenant or activation cache needs the database: Flask's job
+            return None
+        except Exception:  # a broken responder must not 500
+            log.exception("public edge fell back to the full request", extra={"plugin": plugin})
+            return None
+        if answer is None:
+            return None
+        return self._send(req, rule.rule, answer, started, start_response)
+
+    def _send(self, req: Any, rule: str, answer: EdgeResponse, started: float,
+              start_response: Any) -> list[bytes]:
+        request_id = new_request_id(req.headers.get("X-Request-ID"))
+        headers = [*answer.headers, ("X-Request-ID", request_id)]
+        if answer.status != 304:
+            headers.append(("Content-Length", str(len(answer.body))))
+        status = HTTPStatus(answer.status)
+        start_response(f"{status.value} {status.phrase}", headers)
+        finish_request(self.app.extensions["plugboard.metrics"], "GET", rule, req.path,
+                       answer.status, started, request_id)
+        return [answer.body] if answer.status != 304 else []
