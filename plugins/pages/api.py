@@ -51,12 +51,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: the largest body any pages route reads (documents and assets); tenants' own limits,
 #: checked in services and assets, are lower. The kernel's default (1 MiB) is too small.
 MAX_REQUEST_BYTES = 17 * 1024 * 1024
+MAX_INT = 2**31 - 1  # version numbers are SQL integers
+VERSION = f"<int(min=1, max={MAX_INT}):number>"
 
 blp = Blueprint("pages", __name__, url_prefix="/api/v1/pages",
                 description="Pages made with the Puck editor: drafts, publishing, history, assets")
 
 IF_MATCH = [{"in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
              "description": 'the ETag of the draft you edited, e.g. "3"; a newer draft: 412'}]
+STALE = "The draft changed since the version given (If-Match or version): reload and retry"
 ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     services.PageNotFound: (404, "page-not-found", "Page not found"),
     services.VersionNotFound: (404, "version-not-found", "Version not found"),
@@ -65,8 +68,10 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
 }
 
 
-@blp.before_request
-def _allow_large_bodies() -> None:
+@blp.url_value_preprocessor
+def _allow_large_bodies(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # A URL value preprocessor, not before_request: these run before every before_request
+    # function, and the kernel's may read the body (its NUL check) before ours would run.
     request.max_content_length = MAX_REQUEST_BYTES
 
 
@@ -122,11 +127,12 @@ def _expected(body_version: int | None) -> int | None:
     """The draft version the caller edited: ``version`` in the body, else ``If-Match``."""
     if body_version is not None or not request.if_match or request.if_match.star_tag:
         return body_version
-    tags = request.if_match.as_set()
-    if len(tags) != 1 or not next(iter(tags)).isdigit():
+    tags = list(request.if_match.as_set())
+    tag = tags[0] if len(tags) == 1 else None
+    if not (tag and tag.isascii() and tag.isdigit() and int(tag) <= MAX_INT):
         problem(412, "precondition-failed", title="The draft has changed",
                 detail='If-Match must be one page ETag, e.g. "3" (weak ETags never match).')
-    return int(next(iter(tags)))
+    return int(tag)
 
 
 def _require(permission: str) -> None:
@@ -148,6 +154,7 @@ class Pages(MethodView):
     @auth_required("pages.write")
     @blp.arguments(PageCreateSchema)
     @blp.response(201, PageSchema)
+    @blp.alt_response(409, description="Another page of the tenant has this path")
     @domain_errors
     def post(self, data: dict[str, Any]) -> Response:
         """Create a page (a draft; ``data`` defaults to an empty Puck document)."""
@@ -169,6 +176,8 @@ class PageItem(MethodView):
     @blp.arguments(PagePatchSchema)
     @blp.doc(parameters=IF_MATCH)
     @blp.response(200, PageSchema)
+    @blp.alt_response(409, description="Another page of the tenant has this path")
+    @blp.alt_response(412, description=STALE)
     @domain_errors
     def patch(self, data: dict[str, Any], page_id: uuid.UUID) -> Response:
         """Change the draft's path, title or document; the draft version goes up by one."""
@@ -193,6 +202,7 @@ class PageItem(MethodView):
 @blp.arguments(PagePublishSchema)
 @blp.doc(parameters=IF_MATCH)
 @blp.response(200, PageSchema)
+@blp.alt_response(412, description=STALE)
 @domain_errors
 def publish(data: dict[str, Any], page_id: uuid.UUID) -> Response:
     """Snapshot the draft as the next version and serve it to storefronts."""
@@ -225,7 +235,7 @@ def versions(page_id: uuid.UUID, pagination_parameters: Any) -> list[PageVersion
     return paginate(services.versions_query(page_id), pagination_parameters)
 
 
-@blp.get("/<uuid:page_id>/versions/<int:number>")
+@blp.get(f"/<uuid:page_id>/versions/{VERSION}")
 @auth_required("pages.read")
 @blp.response(200, PageVersionSchema)
 @domain_errors
@@ -234,11 +244,12 @@ def version(page_id: uuid.UUID, number: int) -> Response:
     return _json(PageVersionSchema().dump(services.version_of(current_tenant_id(), page_id, number)))
 
 
-@blp.post("/<uuid:page_id>/versions/<int:number>/restore")
+@blp.post(f"/<uuid:page_id>/versions/{VERSION}/restore")
 @auth_required("pages.write")
 @blp.arguments(PageRestoreSchema)
 @blp.doc(parameters=IF_MATCH)
 @blp.response(200, PageSchema)
+@blp.alt_response(412, description=STALE)
 @domain_errors
 def restore(data: dict[str, Any], page_id: uuid.UUID, number: int) -> Response:
     """Make version ``number`` the draft again; with ``publish: true`` also publish it."""
@@ -254,6 +265,8 @@ def restore(data: dict[str, Any], page_id: uuid.UUID, number: int) -> Response:
 @auth_required("pages.write")
 @blp.arguments(PageAssetUploadSchema, location="files")
 @blp.response(201, PageAssetSchema)
+@blp.alt_response(413, description="Larger than the tenant's max_asset_bytes")
+@blp.alt_response(415, description="Not a PNG, JPEG, GIF, WebP, AVIF, PDF, MP4 or WebM file (SVG is refused)")
 @domain_errors
 def upload_asset(files: dict[str, Any]) -> assets.Asset:
     """Upload an image or file (multipart ``file``); returns the public URL to put in props."""

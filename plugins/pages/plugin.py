@@ -16,7 +16,7 @@ from flask import Flask
 from flask_smorest import Blueprint
 
 from hookspecs import PluginInfo, hookimpl
-from kernel.api import add_demo_seeder
+from kernel.api import add_demo_seeder, add_public_responder
 from plugins.pages import api, cache, demo, storefront
 
 MiB = 1024 * 1024
@@ -68,7 +68,8 @@ def plugboard_blueprints(app: Flask) -> list[Blueprint]:
 
 @hookimpl
 def plugboard_public_blueprints(app: Flask) -> list[Blueprint]:
-    cache.install(app)
+    store = cache.install(app)
+    add_public_responder(app, "pages", storefront.responder(store))  # warm hits skip Flask
     return [storefront.blp]
 
 

@@ -27,7 +27,7 @@ Document = fields.Raw(
     metadata={"description": "Puck Data: {root: {props}, content: ComponentData[], zones?}",
               "type": "object"})
 _title = validate.Length(min=1, max=200)
-_version = fields.Integer(validate=validate.Range(min=1), metadata={
+_version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1), metadata={
     "description": "the draft version you edited (or send If-Match); a newer draft: 412"})
 
 

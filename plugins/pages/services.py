@@ -120,7 +120,12 @@ def get_page(tenant_id: uuid.UUID, page_id: uuid.UUID) -> Page:
     return page
 
 
-def pages_query() -> sa.Select[tuple[Page]]:
+def page_at(tenant_id: uuid.UUID, path: str) -> Page | None:
+    with tenant_scope(tenant_id):
+        return db.session.scalars(sa.select(Page).where(Page.path == normalize_path(path))).one_or_none()
+
+
+def pages_query() -> sa.Select[Page]:
     """Every page of the tenant in scope, by path (for paginated lists)."""
     return sa.select(Page).order_by(Page.path)
 
@@ -225,7 +230,7 @@ def restore(tenant_id: uuid.UUID, page_id: uuid.UUID, number: int, actor: str,
     return page
 
 
-def versions_query(page_id: uuid.UUID) -> sa.Select[tuple[PageVersion]]:
+def versions_query(page_id: uuid.UUID) -> sa.Select[PageVersion]:
     return (sa.select(PageVersion).where(PageVersion.page_id == page_id)
             .order_by(PageVersion.number.desc()))
 
@@ -311,8 +316,3 @@ def published_index(tenant_id: uuid.UUID) -> list[dict[str, Any]]:
             .order_by(Page.path)
         ).all()
     return [{"path": path, "title": title, "updated_at": at} for path, title, at in rows]
-
-
-def page_at(tenant_id: uuid.UUID, path: str) -> Page | None:
-    with tenant_scope(tenant_id):
-        return db.session.scalars(sa.select(Page).where(Page.path == normalize_path(path))).one_or_none()

@@ -5,6 +5,10 @@ its scope and answered 404 if the tenant has not enabled ``pages``. Responses co
 :mod:`.cache`; only a miss reads the database, then builds the body once: the published
 Puck data exactly as the editor saved it, except that components contributed by other
 plugins get their ``plugboard_component_data`` merged into their props.
+
+Warm hits do not even reach these views: :func:`responder` answers them at the kernel's
+public edge (``kernel.api.add_public_responder``), ahead of Flask's request cycle, with
+the same bytes and headers. The views stay the authoritative path: misses, 404s, HEAD.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
-from werkzeug.http import http_date
+from werkzeug.datastructures import Headers
+from werkzeug.http import http_date, parse_etags
 
-from kernel.api import page_components, plugin_config, problem, tenant_hook
+from kernel.api import EdgeResponse, page_components, plugin_config, problem, tenant_hook
 from plugins.pages import cache, puck, services
 from plugins.pages.schemas import PublicPageSchema, PuckDataSchema
 
@@ -34,13 +39,37 @@ TENANT_HEADER = [{"in": "header", "name": "X-Tenant", "required": False, "schema
 CONDITIONAL = {"304": {"description": "Not modified: the If-None-Match ETag is current"}}
 
 
+def not_modified(found: cache.Entry, if_none_match: str | None) -> bool:
+    return bool(if_none_match) and parse_etags(if_none_match).contains_weak(found.etag)
+
+
 def _send(found: cache.Entry) -> Response:
     if found.status != 200:
         problem(404, "page-not-found", title="Page not found",
                 detail="No published page at this path.")
-    if request.if_none_match and request.if_none_match.contains_weak(found.etag):
+    if not_modified(found, request.headers.get("If-None-Match")):
         return Response(status=304, headers=found.headers)
     return Response(found.body, headers=found.headers)
+
+
+def _key(endpoint: str, args: Mapping[str, Any]) -> str:
+    """The cache key of a request as routed: the list, or the path as given."""
+    return cache.INDEX if endpoint == blp.name + ".index" else "/" + str(args.get("path", ""))
+
+
+def responder(store: cache.PageCache) -> Any:
+    """The public edge's answer for warm hits; None sends the request to the views."""
+
+    def respond(tenant_id: uuid.UUID, endpoint: str, args: Mapping[str, Any],
+                headers: Headers) -> EdgeResponse | None:
+        found = store.get(tenant_id, _key(endpoint, args))
+        if found is None or found.status != 200:
+            return None
+        if not_modified(found, headers.get("If-None-Match")):
+            return EdgeResponse(304, found.headers)
+        return EdgeResponse(200, found.headers, found.body)
+
+    return respond
 
 
 def _headers(settings: services.Settings, ttl: float | None, modified: Any = None) -> dict[str, str]:
@@ -51,7 +80,6 @@ def _headers(settings: services.Settings, ttl: float | None, modified: Any = Non
                          f"stale-while-revalidate={settings.stale_while_revalidate}",
         "Vary": "X-Tenant",  # the tenant comes from Host (in every cache key) or this header
         "Access-Control-Allow-Origin": "*",
-        "Access-Control-Expose-Headers": "ETag",
     }
     if modified is not None:
         headers["Last-Modified"] = http_date(modified)
@@ -113,7 +141,7 @@ def _store() -> cache.PageCache:
     return found
 
 
-@blp.get("")
+@blp.get("", endpoint="index")
 @blp.doc(parameters=TENANT_HEADER, responses=CONDITIONAL)
 @blp.response(200, PublicPageSchema(many=True))
 def index() -> Response:
@@ -122,8 +150,8 @@ def index() -> Response:
     return _send(cache.load(_store(), tenant_id, cache.INDEX, lambda: _build_index(tenant_id)))
 
 
-@blp.get("/")
-@blp.get("/<path:path>")
+@blp.get("/", endpoint="home")
+@blp.get("/<path:path>", endpoint="page")
 @blp.doc(parameters=TENANT_HEADER, responses=CONDITIONAL)
 @blp.response(200, PuckDataSchema)
 def page(path: str = "") -> Response:
@@ -132,14 +160,15 @@ def page(path: str = "") -> Response:
     Strong ``ETag`` (``304`` on ``If-None-Match``), ``Cache-Control`` with a short max-age
     and stale-while-revalidate. Drafts are never served; unpublished or unknown: 404.
     """
-    tenant_id = g.public_tenant.id
-    try:
-        key = services.normalize_path(path)
-    except services.InvalidPage:
-        key = ""  # no page can live there
-    if not key:
-        return _send(cache.MISSING)
-    return _send(cache.load(_store(), tenant_id, key, lambda: _build_page(tenant_id, key)))
+    tenant_id, store = g.public_tenant.id, _store()
+    found = store.get(tenant_id, "/" + path)  # the hot path: a normal path, cached
+    if found is None:
+        try:
+            key = services.normalize_path(path)
+        except services.InvalidPage:  # no page can live there
+            return _send(cache.MISSING)
+        found = cache.load(store, tenant_id, key, lambda: _build_page(tenant_id, key))
+    return _send(found)
 
 
 def invalidate_on_config_change(tenant_id: uuid.UUID) -> None:

@@ -154,7 +154,7 @@ def test_a_change_reaches_another_process_within_one_second(app: Flask, api: Api
         (lambda: api.post(f"{base}/unpublish", owner, json={}), 404),
         (lambda: api.post(f"{base}/versions/1/restore", owner, json={"publish": True}), 1),
     ]
-    with subprocess.Popen(  # noqa: S603 - this interpreter, our own script
+    with subprocess.Popen(
         [sys.executable, "-c", WATCHER, json.dumps(settings), owner.tenant_slug],
         cwd=Path(__file__).resolve().parents[3], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True,

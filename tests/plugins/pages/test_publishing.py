@@ -84,6 +84,9 @@ def test_unknown_version(api: Api, owner: Account) -> None:
     assert_problem(api.post(f"{PAGES}/{page['id']}/versions/9/restore", owner, json={}), 404,
                    "version-not-found")
     assert api.get(f"{PAGES}/{page['id']}/versions", owner).get_json() == []
+    for number in (0, 2**31, 10**15):  # not SQL integers: no such version, never a 500
+        assert_problem(api.get(f"{PAGES}/{page['id']}/versions/{number}", owner), 404)
+    assert_problem(api.patch(f"{PAGES}/{page['id']}", owner, json={"title": "x", "version": 2**31}), 422)
 
 
 def test_deleting_a_published_page_takes_it_offline(api: Api, owner: Account) -> None:
