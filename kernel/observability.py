@@ -25,6 +25,8 @@ REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 SECRET_KEYS = re.compile(r"pass(word)?|secret|token|authorization|api[_-]?key|cookie", re.I)
 BEARER_RE = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
 API_KEY_RE = re.compile(r"pbk_[0-9a-f]{8}_[A-Za-z0-9_-]+")
+# One search tells whether either substitution below can match; most strings need neither.
+SECRETISH_RE = re.compile(r"pbk_|bearer", re.I)
 
 
 def redact(value: Any) -> Any:
@@ -33,8 +35,13 @@ def redact(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     if isinstance(value, str):
+        if not SECRETISH_RE.search(value):
+            return value
         return API_KEY_RE.sub("pbk_[redacted]", BEARER_RE.sub(r"\1[redacted]", value))
     return value
+
+
+_ENCODER = json.JSONEncoder(default=str)  # one encoder, not one per line (json.dumps(default=))
 
 
 class JsonFormatter(logging.Formatter):
@@ -66,7 +73,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = redact(record.__dict__[key])
         if record.exc_info:
             entry["exc"] = redact(self.formatException(record.exc_info))
-        return json.dumps(entry, default=str)
+        return _ENCODER.encode(entry)
 
 
 def configure_logging(level: str) -> None:
