@@ -8,7 +8,7 @@ Redis (``PLUGBOARD_BENCH_REDIS``, default ``redis://127.0.0.1:6379/0``) in a fre
 namespace, the production profile (``PLUGBOARD_ENV=production``, log level INFO, so one
 access log line per request). A tenant ``bench`` publishes two pages: ``/`` (the demo
 home page, ~1 KB) and ``/landing`` (a Puck 0.19 landing page with slots and a zone,
-~200 components, ~29 KB).
+182 components, ~29 KB).
 
 Three servers run under the same gunicorn command line (``deploy/gunicorn.conf.py``, the
 Docker image's, with worker recycling off) on loopback, all fetched with ``X-Tenant``:
@@ -120,7 +120,7 @@ def python_load(url: str, headers: dict[str, str], duration: float, connections:
 
 
 def landing_page(sections: int = 12) -> dict[str, Any]:
-    """A landing page as Puck 0.19 saves it: ~200 components in slots, one legacy zone."""
+    """A landing page as Puck 0.19 saves it: 182 components, in slots and one legacy zone."""
 
     def node(type_: str, id_: str, **props: Any) -> dict[str, Any]:
         return {"type": type_, "props": {"id": id_, **props}}
