@@ -269,31 +269,50 @@ def main(argv: list[str] | None = None) -> None:
 
     namespace = f"pbbench-{uuid.uuid4().hex[:8]}"
     data_dir = tempfile.mkdtemp(prefix="plugboard-bench-")
-    env = server_env(create_database(), data_dir, namespace)
-    bodies = seed(env)
-    results = []
-    for path, body in bodies.items():
-        body_file = Path(data_dir) / "body.json"
-        body_file.write_bytes(body)
-        servers = {
-            "storefront": Server("kernel:create_app()", env, free_port(), args),
-            "no edge": Server("bench.storefront:app_without_edge()", env, free_port(), args),
-            "bare": Server("bench.bare_app:create_app()", {**env, "PLUGBOARD_BENCH_BODY": str(body_file)},
-                           free_port(), args),
-        }
-        try:
-            for server in servers.values():
-                server.wait_ready("/api/v1/public/pages" + path, {"X-Tenant": TENANT})
-            result = measure(servers, path, args)
-        finally:
-            for server in servers.values():
-                server.stop()
-        result["bytes"] = len(body)
-        results.append(result)
-    report(results, args, servers["storefront"].command)
+    try:
+        env = server_env(create_database(), data_dir, namespace)
+        results = [run_page(env, data_dir, path, body, args) for path, body in seed(env).items()]
+    finally:
+        clean_up(namespace, data_dir)
+    report(results, args)
 
 
-def report(results: list[dict[str, Any]], args: argparse.Namespace, command: list[str]) -> None:
+def run_page(env: dict[str, str], data_dir: str, path: str, body: bytes,
+             args: argparse.Namespace) -> dict[str, Any]:
+    body_file = Path(data_dir) / "body.json"
+    body_file.write_bytes(body)
+    servers = {
+        "storefront": Server("kernel:create_app()", env, free_port(), args),
+        "no edge": Server("bench.storefront:app_without_edge()", env, free_port(), args),
+        "bare": Server("bench.bare_app:create_app()", {**env, "PLUGBOARD_BENCH_BODY": str(body_file)},
+                       free_port(), args),
+    }
+    try:
+        for server in servers.values():
+            server.wait_ready("/api/v1/public/pages" + path, {"X-Tenant": TENANT})
+        result = measure(servers, path, args)
+    finally:
+        for server in servers.values():
+            server.stop()
+    return {**result, "bytes": len(body), "gunicorn": " ".join(servers["storefront"].command[1:])}
+
+
+def clean_up(namespace: str, data_dir: str) -> None:
+    """Drop the bench database, the Redis namespace and the data folder."""
+    import redis
+
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+    admin.dispose()
+    client = redis.Redis.from_url(REDIS)
+    keys = list(client.scan_iter(f"{namespace}*"))
+    if keys:
+        client.delete(*keys)
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print(f"{'page':<10} {'bytes':>7} {'server':<11} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'÷ bare':>7}  per round")
     for r in results:
@@ -310,7 +329,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, command: lis
     RESULTS.write_text(json.dumps({
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(), "load": os.getloadavg()},
-        "args": vars(args), "gunicorn": " ".join(command[1:]),
+        "args": vars(args), "gunicorn": results[0]["gunicorn"] if results else "",
         "load_generator": "wrk" if shutil.which("wrk") else "python", "results": results,
     }, indent=2, default=str))
     print(f"written to {RESULTS.relative_to(ROOT)}")
