@@ -62,6 +62,10 @@ format: $(INSTALLED_DEV)  ## ruff format and fix imports (rewrites files)
 	$(BIN)/ruff check --select I --fix .
 	$(BIN)/ruff format .
 
+.PHONY: bench
+bench: $(INSTALLED)  ## run the benchmarks (needs local PostgreSQL and Redis)
+	$(BIN)/python -m bench
+
 clean:  ## remove the virtualenv, caches and build output (keeps var/, the dev database)
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache ./*.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,180 @@
+"""All the benchmarks in one run: ``python -m bench`` (``make bench``).
+
+    python -m bench [--duration 10] [--connections 32] [--rounds 1] [--only authed,bare]
+
+Needs the local PostgreSQL (127.0.0.1:5432, user postgres; ``PLUGBOARD_BENCH_PG``) and
+Redis (``PLUGBOARD_BENCH_REDIS``). Scenarios:
+
+* ``bare``: ``bench.bare_app`` returning the storefront's exact bytes (the ceiling);
+* ``storefront``: ``kernel:create_app()``, ``GET /api/v1/public/pages/`` with
+  ``X-Tenant`` (warm page cache), on PostgreSQL + Redis;
+* ``authed``: ``bench.authed:app()``, ``GET /api/v1/full/notes`` with a Bearer token
+  (JWT, tenant, activation gate, one SELECT of 5 rows);
+* ``activation``: ``bench.activation``'s check and dispatch microbenchmarks, in process.
+
+Every server runs under ``bench.harness.GUNICORN_ARGS`` on loopback, all started on one
+fresh database (dropped at the end) and all stopped at the end, error or not. Each is
+warmed for ``--warmup`` s, then loaded with ``wrk`` (or the Python client) for
+``--duration`` s per round; rounds rotate the order and a scenario's ratio is the median
+of its per-round ratios to ``bare``. Worker RSS is read from ``/proc`` after the warm-up
+and at the end. Results: a table on stdout and ``bench/results/bench.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from bench import activation
+from bench.authed import NOTES_PATH, PAGE_PATH, TENANT, Seeded, seed
+from bench.harness import GUNICORN_ARGS, RESULTS_DIR, BenchDatabase, Server, load, machine, python_load
+
+SCENARIOS = ("bare", "storefront", "authed", "activation")
+SPECS = {"bare": "bench.bare_app:create_app()", "storefront": "kernel:create_app()",
+         "authed": "bench.authed:app()"}
+TARGETS = {"storefront": 0.85, "authed": 0.5, "activation_ns": 5_000}
+RESULTS = RESULTS_DIR / "bench.json"
+
+
+def request_for(name: str, seeded: Seeded) -> tuple[str, dict[str, str]]:
+    if name == "authed":
+        return NOTES_PATH, seeded.auth_headers
+    return PAGE_PATH, {"X-Tenant": TENANT}
+
+
+def start_servers(names: Sequence[str], db: BenchDatabase, seeded: Seeded,
+                  servers: dict[str, Server]) -> None:
+    """Start every server into ``servers`` (so the caller can stop them), then wait."""
+    env = db.env()
+    body_file = f"{db.data_dir}/bare-body.json"
+    with open(body_file, "wb") as f:
+        f.write(seeded.page_body)
+    for name in names:
+        server_env = {**env, "PLUGBOARD_BENCH_BODY": body_file} if name == "bare" else env
+        servers[name] = Server(SPECS[name], server_env)
+    for name, server in servers.items():
+        server.wait_ready(*request_for(name, seeded))
+
+
+def measure(servers: dict[str, Server], seeded: Seeded, args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, server in servers.items():
+        path, headers = request_for(name, seeded)
+        warm = python_load(server.url + path, headers, args.warmup, args.connections)
+        if warm["errors"]:
+            raise RuntimeError(f"{name}: warm-up errors {warm['error_samples']}")
+        out[name] = {"spec": SPECS[name], "path": path, "runs": [],
+                     "rss_kib_after_warmup": server.worker_rss_kib()}
+    names = list(servers)
+    for round_ in range(args.rounds):
+        for name in names[round_:] + names[:round_]:
+            path, headers = request_for(name, seeded)
+            out[name]["runs"].append(load(servers[name].url + path, headers, args.duration,
+                                          args.connections, args.wrk_threads))
+    for name, server in servers.items():
+        out[name]["rss_kib_at_end"] = server.worker_rss_kib()
+        summarise(out[name], out.get("bare"))
+    return out
+
+
+def summarise(result: dict[str, Any], bare: dict[str, Any] | None) -> None:
+    runs = result["runs"]
+    for key in ("rps", "p50_ms", "p99_ms"):
+        result[key] = statistics.median(r[key] for r in runs)
+    result["errors"] = sum(r["errors"] for r in runs)
+    if bare is not None:
+        result["ratios"] = [r["rps"] / b["rps"] for r, b in zip(runs, bare["runs"], strict=True)]
+        result["ratio"] = statistics.median(result["ratios"])
+
+
+def run_http(names: Sequence[str], args: argparse.Namespace) -> dict[str, Any]:
+    db = BenchDatabase()
+    servers: dict[str, Server] = {}
+    try:
+        seeded = seed(db.env())
+        start_servers(names, db, seeded, servers)
+        return measure(servers, seeded, args)
+    finally:
+        for server in servers.values():
+            server.stop()
+        db.drop()
+
+
+def run_activation(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = [1_000, 100_000]
+    activation.print_header(20, args.activation_checks)
+    result = activation.run(args.activation_checks, 20, sizes, seed=20261121)
+    result["worst_is_enabled_ns"] = max(r["is_enabled"]["mean_ns"] for r in result["rows"])
+    result["within_target"] = result["worst_is_enabled_ns"] < TARGETS["activation_ns"]
+    return result
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+def report_http(results: dict[str, Any]) -> None:
+    print(f"\ngunicorn {' '.join(GUNICORN_ARGS)}; req/s and latencies: medians of the rounds")
+    print(f"{'scenario':<11} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'÷ bare':>7} {'errors':>6}  "
+          f"worker RSS MiB after warm-up → end   target")
+    for name, r in results.items():
+        ratio = f"{r['ratio']:.3f}" if "ratio" in r else ""
+        rss = " ".join(f"{a / 1024:.0f}→{b / 1024:.0f}" for a, b in
+                       zip(r["rss_kib_after_warmup"].values(), r["rss_kib_at_end"].values(), strict=False))
+        target = TARGETS.get(name)
+        check = f"≥ {target} {verdict(r['ratio'] >= target)}" if target and "ratio" in r else ""
+        print(f"{name:<11} {r['rps']:>8,.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {ratio:>7} "
+              f"{r['errors']:>6}  {rss:<33} {check}")
+
+
+def report_activation(result: dict[str, Any]) -> None:
+    worst = result["worst_is_enabled_ns"]
+    print(f"activation check: slowest mean {worst / 1000:.2f} µs at {result['rows'][-1]['tenants']:,} "
+          f"tenants (target < 5 µs): {verdict(result['within_target'])}")
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds of load per run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=1, help="runs per server, order rotated")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds per server before measuring")
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--activation-checks", type=int, default=200_000)
+    parser.add_argument("--only", default=",".join(SCENARIOS),
+                        help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    args = parser.parse_args(argv)
+    args.only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(args.only) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    out: dict[str, Any] = {"command": " ".join(["python -m bench", *sys.argv[1:]]),
+                           "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                           "machine": machine(), "gunicorn": list(GUNICORN_ARGS),
+                           "args": vars(args), "targets": TARGETS}
+    if "activation" in args.only:  # first, while no server competes for the CPUs
+        out["activation"] = run_activation(args)
+    names = [s for s in SCENARIOS if s in args.only and s in SPECS]
+    if names:
+        out["http"] = run_http(names, args)
+        report_http(out["http"])
+    if "activation" in out:
+        report_activation(out["activation"])
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2, default=str) + "\n")
+    print(f"written to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
