@@ -8,8 +8,13 @@ Redis (``PLUGBOARD_BENCH_REDIS``). Scenarios:
 * ``bare``: ``bench.bare_app`` returning the storefront's exact bytes (the ceiling);
 * ``storefront``: ``kernel:create_app()``, ``GET /api/v1/public/pages/`` with
   ``X-Tenant`` (warm page cache), on PostgreSQL + Redis;
+* ``bare_db``: ``bench.authed:bare_db_app()``, a bare Flask app running the authed
+  route's SELECT by hand (pooled connection, the RLS tenant setting, no auth): the
+  ceiling for a route that reads the database;
 * ``authed``: ``bench.authed:app()``, ``GET /api/v1/full/notes`` with a Bearer token
   (JWT, tenant, activation gate, one SELECT of 5 rows);
+* ``authed_noguard``: the same without ``full``'s request guard, which reads the
+  plugin's config from the database on every request (so: the kernel's own cost);
 * ``activation``: ``bench.activation``'s check and dispatch microbenchmarks, in process.
 
 Every server runs under ``bench.harness.GUNICORN_ARGS`` on loopback, all started on one
@@ -34,15 +39,16 @@ from bench import activation
 from bench.authed import NOTES_PATH, PAGE_PATH, TENANT, Seeded, seed
 from bench.harness import GUNICORN_ARGS, RESULTS_DIR, BenchDatabase, Server, load, machine, python_load
 
-SCENARIOS = ("bare", "storefront", "authed", "activation")
+SCENARIOS = ("bare", "storefront", "bare_db", "authed", "authed_noguard", "activation")
 SPECS = {"bare": "bench.bare_app:create_app()", "storefront": "kernel:create_app()",
-         "authed": "bench.authed:app()"}
-TARGETS = {"storefront": 0.85, "authed": 0.5, "activation_ns": 5_000}
+         "bare_db": "bench.authed:bare_db_app()", "authed": "bench.authed:app()",
+         "authed_noguard": "bench.authed:app_without_guard()"}
+TARGETS = {"storefront": 0.85, "authed": 0.5, "authed_noguard": 0.5, "activation_ns": 5_000}
 RESULTS = RESULTS_DIR / "bench.json"
 
 
 def request_for(name: str, seeded: Seeded) -> tuple[str, dict[str, str]]:
-    if name == "authed":
+    if name.startswith("authed") or name == "bare_db":
         return NOTES_PATH, seeded.auth_headers
     return PAGE_PATH, {"X-Tenant": TENANT}
 
@@ -55,7 +61,8 @@ def start_servers(names: Sequence[str], db: BenchDatabase, seeded: Seeded,
     with open(body_file, "wb") as f:
         f.write(seeded.page_body)
     for name in names:
-        server_env = {**env, "PLUGBOARD_BENCH_BODY": body_file} if name == "bare" else env
+        server_env = {**env, "PLUGBOARD_BENCH_BODY": body_file,
+                      "PLUGBOARD_BENCH_TENANT_ID": seeded.tenant_id}
         servers[name] = Server(SPECS[name], server_env)
     for name, server in servers.items():
         server.wait_ready(*request_for(name, seeded))
@@ -78,11 +85,12 @@ def measure(servers: dict[str, Server], seeded: Seeded, args: argparse.Namespace
                                           args.connections, args.wrk_threads))
     for name, server in servers.items():
         out[name]["rss_kib_at_end"] = server.worker_rss_kib()
-        summarise(out[name], out.get("bare"))
+        summarise(out[name], out.get("bare"), out.get("bare_db"))
     return out
 
 
-def summarise(result: dict[str, Any], bare: dict[str, Any] | None) -> None:
+def summarise(result: dict[str, Any], bare: dict[str, Any] | None,
+              bare_db: dict[str, Any] | None) -> None:
     runs = result["runs"]
     for key in ("rps", "p50_ms", "p99_ms"):
         result[key] = statistics.median(r[key] for r in runs)
@@ -90,6 +98,9 @@ def summarise(result: dict[str, Any], bare: dict[str, Any] | None) -> None:
     if bare is not None:
         result["ratios"] = [r["rps"] / b["rps"] for r, b in zip(runs, bare["runs"], strict=True)]
         result["ratio"] = statistics.median(result["ratios"])
+    if bare_db is not None:
+        result["ratio_bare_db"] = statistics.median(
+            r["rps"] / b["rps"] for r, b in zip(runs, bare_db["runs"], strict=True))
 
 
 def run_http(names: Sequence[str], args: argparse.Namespace) -> dict[str, Any]:
@@ -120,16 +131,17 @@ def verdict(ok: bool) -> str:
 
 def report_http(results: dict[str, Any]) -> None:
     print(f"\ngunicorn {' '.join(GUNICORN_ARGS)}; req/s and latencies: medians of the rounds")
-    print(f"{'scenario':<11} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'÷ bare':>7} {'errors':>6}  "
-          f"worker RSS MiB after warm-up → end   target")
+    print(f"{'scenario':<14} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'÷ bare':>7} {'÷ bare_db':>9} "
+          f"{'errors':>6}  worker RSS MiB after warm-up → end   target")
     for name, r in results.items():
         ratio = f"{r['ratio']:.3f}" if "ratio" in r else ""
+        ratio_db = f"{r['ratio_bare_db']:.3f}" if "ratio_bare_db" in r else ""
         rss = " ".join(f"{a / 1024:.0f}→{b / 1024:.0f}" for a, b in
                        zip(r["rss_kib_after_warmup"].values(), r["rss_kib_at_end"].values(), strict=False))
         target = TARGETS.get(name)
         check = f"≥ {target} {verdict(r['ratio'] >= target)}" if target and "ratio" in r else ""
-        print(f"{name:<11} {r['rps']:>8,.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {ratio:>7} "
-              f"{r['errors']:>6}  {rss:<33} {check}")
+        print(f"{name:<14} {r['rps']:>8,.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {ratio:>7} "
+              f"{ratio_db:>9} {r['errors']:>6}  {rss:<33} {check}")
 
 
 def report_activation(result: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """The app and the data behind the authenticated-route benchmark (and the soak).
 
     gunicorn 'bench.authed:app()'
+    gunicorn 'bench.authed:app_without_guard()'
 
 ``app()`` is ``kernel.create_app`` with the ``full`` test plugin added
 (``tests/testplugins/full``), configured from ``PLUGBOARD_*`` like the deployed app.
@@ -29,6 +30,25 @@ def app(**overrides: Any) -> Flask:
     from tests.testplugins.full import plugin as full
 
     return create_app({"extra_plugins": [full], **overrides})
+
+
+def app_without_guard(**overrides: Any) -> Flask:
+    """``app()`` with ``full``'s request guard left out (it reads the plugin's config).
+
+    The same plugin (name, routes, migrations) minus one hook implementation, to show
+    what the kernel costs apart from the test plugin's own guard.
+    """
+    from kernel import create_app
+    from tests.testplugins.full import plugin as full
+
+    plugin = _Plugin()
+    plugin.__dict__.update((k, v) for k, v in vars(full).items()
+                           if not k.startswith("__") and k != "plugboard_request_guard")
+    return create_app({"extra_plugins": [plugin], **overrides})
+
+
+class _Plugin:
+    """A plugin object (pluggy registers objects by their hook-marked attributes)."""
 
 
 @dataclass
@@ -76,3 +96,31 @@ def publish_home(flask_app: Flask, tenant_id: uuid.UUID) -> None:
         page = services.create_page(tenant_id, "bench", services.Settings(), path="/",
                                     title="Home", data=demo.home_document())
         services.publish(tenant_id, page.id, "bench", services.Settings())
+
+
+def bare_db_app() -> Flask:
+    """A bare Flask app doing the route's query by hand: the ceiling for a database read.
+
+    No kernel, no JWT, no plugins: one pooled SQLAlchemy Core connection per request, the
+    tenant setting PostgreSQL's row-level security policies read, and the same SELECT as
+    ``full``'s ``GET /api/v1/full/notes``, for the tenant in ``PLUGBOARD_BENCH_TENANT_ID``.
+    """
+    import os
+
+    import sqlalchemy as sa
+    from flask import jsonify
+
+    engine = sa.create_engine(os.environ["PLUGBOARD_DATABASE_URL"], pool_size=4, max_overflow=4)
+    tenant = os.environ["PLUGBOARD_BENCH_TENANT_ID"]
+    scope = sa.text("SELECT set_config('plugboard.tenant_id', :t, true)")
+    query = sa.text("SELECT id, text FROM full_notes WHERE tenant_id = :t ORDER BY text")
+    flask_app = Flask("bare_db")
+
+    @flask_app.get(NOTES_PATH)
+    def notes() -> Any:
+        with engine.begin() as conn:
+            conn.execute(scope, {"t": tenant})
+            rows = conn.execute(query, {"t": tenant}).all()
+        return jsonify([{"id": str(r.id), "text": r.text} for r in rows])
+
+    return flask_app
