@@ -64,7 +64,6 @@ ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     services.PageNotFound: (404, "page-not-found", "Page not found"),
     services.VersionNotFound: (404, "version-not-found", "Version not found"),
     services.PathTaken: (409, "page-path-taken", "Path already used"),
-    services.StaleVersion: (412, "precondition-failed", "The draft has changed"),
 }
 
 
@@ -128,11 +127,11 @@ def _expected(body_version: int | None) -> int | None:
     if body_version is not None or not request.if_match or request.if_match.star_tag:
         return body_version
     tags = list(request.if_match.as_set())
-    tag = tags[0] if len(tags) == 1 else None
-    if not (tag and tag.isascii() and tag.isdigit() and int(tag) <= MAX_INT):
-        problem(412, "precondition-failed", title="The draft has changed",
-                detail='If-Match must be one page ETag, e.g. "3" (weak ETags never match).')
-    return int(tag)
+    tag = tags[0] if len(tags) == 1 else None  # werkzeug reads '""' as None
+    if tag and tag.isascii() and tag.isdigit() and int(tag) <= MAX_INT:
+        return int(tag)
+    problem(412, "precondition-failed", title="The draft has changed",
+            detail='If-Match must be one page ETag, e.g. "3" (weak ETags never match).')
 
 
 def _require(permission: str) -> None:

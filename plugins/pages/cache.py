@@ -17,8 +17,8 @@ import hashlib
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from flask import Flask
 
@@ -119,13 +119,13 @@ def announce(tenant_id: uuid.UUID) -> None:
     after_commit(lambda: bus.publish(TOPIC, str(tenant_id)))
 
 
-def load(cache: PageCache, tenant_id: uuid.UUID, key: str, build: Any) -> Entry:
+def load(cache: PageCache, tenant_id: uuid.UUID, key: str, build: Callable[[], Entry]) -> Entry:
     """The cached entry of ``key``, else ``build()``'s, stored for the next caller."""
     found = cache.get(tenant_id, key)
     if found is not None:
         return found
     broadcast().ensure_listening()  # once per process: hear other processes' changes
     generation = cache.generation(tenant_id)
-    built: Entry = build()
+    built = build()
     cache.put(tenant_id, key, built, generation)
     return built

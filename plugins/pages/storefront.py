@@ -17,7 +17,7 @@ import copy
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Response, current_app, g, request
@@ -57,7 +57,7 @@ def _key(endpoint: str, args: Mapping[str, Any]) -> str:
     return cache.INDEX if endpoint == blp.name + ".index" else "/" + str(args.get("path", ""))
 
 
-def responder(store: cache.PageCache) -> Any:
+def responder(store: cache.PageCache) -> Callable[..., EdgeResponse | None]:
     """The public edge's answer for warm hits; None sends the request to the views."""
 
     def respond(tenant_id: uuid.UUID, endpoint: str, args: Mapping[str, Any],
