@@ -143,5 +143,7 @@ def test_admin_sees_failed_jobs_and_can_requeue(world: dict[str, Any]) -> None:
     assert statuses == ["errored", "succeeded"]
     assert_problem(api.post(f"/api/v1/admin/jobs/{uuid.uuid4()}/requeue", admin), 404)
     assert_problem(api.get("/api/v1/admin/jobs", alpha), 403)
-    listing = api.get("/api/v1/admin/jobs/runs?status=succeeded", admin)
-    assert [r["job"] for r in listing.get_json()] == ["full.flaky"]
+    listing = api.get("/api/v1/admin/jobs/runs?status=succeeded&job=full.flaky", admin)
+    assert [r["status"] for r in listing.get_json()] == ["succeeded"]
+    errored = api.get("/api/v1/admin/jobs/runs?status=errored", admin).get_json()
+    assert [r["job"] for r in errored] == ["full.flaky"]
