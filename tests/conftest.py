@@ -173,6 +173,8 @@ def app_config(
     config = dict(_migrated_config(backend, request, session_tmp, smtp_sink, backend_config))
     if config.get("s3_endpoint"):
         config["s3_bucket"] = unique_bucket()
+    if config.get("redis_url"):  # own queues and caches: no job of another test runs here
+        config["redis_namespace"] = f"pbtest-{uuid.uuid4().hex[:8]}"
     return config
 
 
