@@ -126,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds of the mix before measuring")
     args = parser.parse_args(argv)
     out: dict[str, Any] = {"command": " ".join(["python -m bench.soak", *sys.argv[1:]]),
-                           "machine": machine(), "gunicorn": list(GUNICORN_ARGS), "args": vars(args)}
+                           "machine": {**machine(), "load_generator": "python (bench.soak.Mix)"},
+                           "gunicorn": list(GUNICORN_ARGS), "args": vars(args)}
     out.update(soak(args))
     out["errors"] = sum(r["errors"] for r in out["results"].values())
     report(out)
