@@ -35,7 +35,9 @@ keepalive = 5
 
 # Recycle workers now and then so a slow leak (in a plugin, say) cannot grow forever;
 # the jitter keeps them from restarting all at once.
-max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+# Recycling a worker empties its in-process caches (tenants, activations, pages), so keep
+# it rare: at storefront rates 2,000 requests is a few seconds.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 100_000)
 max_requests_jitter = max_requests // 10
 
 # The app is built in each worker, never in the master: database pools, Redis

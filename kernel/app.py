@@ -47,7 +47,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     observability.configure_logging(settings.log_level)
     app = Flask("plugboard", static_folder=None)
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        # No SECRET_KEY in Flask's config on purpose: the API keeps no cookie session, and
+        # without a key Flask skips opening one on every request. Tokens use HKDF sub-keys
+        # of PLUGBOARD_SECRET_KEY (kernel.security).
         MAX_CONTENT_LENGTH=settings.max_content_length,
         TESTING=settings.env == "test",
         API_TITLE="Plugboard",
