@@ -1,6 +1,6 @@
 """All the benchmarks in one run: ``python -m bench`` (``make bench``).
 
-    python -m bench [--duration 10] [--connections 32] [--rounds 1] [--only authed,bare]
+    python -m bench [--duration 10] [--connections 32] [--rounds 3] [--only authed,bare]
 
 Needs the local PostgreSQL (127.0.0.1:5432, user postgres; ``PLUGBOARD_BENCH_PG``) and
 Redis (``PLUGBOARD_BENCH_REDIS``). Scenarios:
@@ -154,7 +154,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per run")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=1, help="runs per server, order rotated")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per server, order rotated "
+                        "(one round's ratio is noise on a busy machine)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds per server before measuring")
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--activation-checks", type=int, default=200_000)
