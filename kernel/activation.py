@@ -150,6 +150,8 @@ class Activations:
         self.snapshot = Snapshot(registry, broadcast)
         self._broadcast = broadcast
         self._box = box
+        self._configs: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
+        broadcast.subscribe(TOPIC, self._drop_configs)
 
     def is_enabled(self, tenant_id: uuid.UUID, plugin: str) -> bool:
         return self.snapshot.is_enabled(tenant_id, plugin)
@@ -272,13 +274,31 @@ class Activations:
         row.config = seal_secrets(info, merged, self._box)
         row.updated_by = actor
         db.session.commit()
+        self._broadcast.publish(TOPIC, str(tenant_id))
         return row
 
     def config_of(self, tenant_id: uuid.UUID, plugin: str) -> dict[str, Any]:
-        """A plugin's plaintext config for ``tenant_id`` (for the plugin's own code)."""
-        with tenant_scope(tenant_id):
-            row = self.row(plugin)
-        return open_secrets(self._info(plugin), row.config if row else {}, self._box)
+        """A plugin's plaintext config for ``tenant_id`` (for the plugin's own code).
+
+        Cached per process like the activation snapshot (guards read it on every request)
+        and dropped in every process when the tenant's config or activation changes.
+        """
+        key = (tenant_id, plugin)
+        cached = self._configs.get(key)
+        if cached is None:
+            with tenant_scope(tenant_id):
+                row = self.row(plugin)
+            cached = open_secrets(self._info(plugin), row.config if row else {}, self._box)
+            self._configs[key] = cached
+        return dict(cached)
+
+    def _drop_configs(self, key: str | None) -> None:
+        if key is None:
+            self._configs.clear()
+            return
+        tenant_id = uuid.UUID(key)
+        for cached in [k for k in self._configs if k[0] == tenant_id]:
+            self._configs.pop(cached, None)
 
     def seed_new_tenant(self, tenant_id: uuid.UUID, actor: str) -> list[str]:
         """Enable every ``default_enabled`` plugin (with its requirements) for a new tenant."""
