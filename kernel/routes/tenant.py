@@ -130,8 +130,8 @@ class Members(MethodView):
         current_app.extensions["plugboard.memberships"].changed(member.user_id, member.tenant_id)
         inviter = current_principal()
         current_app.extensions["plugboard.jobs_runner"].enqueue(
-            "kernel.mail_invitation", tenant.id, user_id=str(user.id), role=member.role, inviter=_inviter_name(inviter.user_id if inviter else None),
-            set_password=new_user)
+            "kernel.mail_invitation", tenant.id, user_id=str(user.id), role=member.role,
+            inviter=_inviter_name(inviter.user_id if inviter else None), set_password=new_user)
         db.session.commit()
         audit.describe("members.add", "membership", member.id, role=member.role)
         return _member_json(member)
