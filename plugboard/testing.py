@@ -3,8 +3,8 @@
 Fixtures:
 
 * ``plugboard_app(*plugins, **config)``: a Plugboard app with your plugin(s) on a
-  fresh, migrated database (SQLite in a temp folder; set
-  ``PLUGBOARD_TEST_DATABASE_URL`` to run on PostgreSQL instead);
+  fresh, migrated SQLite database in a temp folder (pass ``database_url=`` for another
+  database: it must be an empty, throw-away one, as it is migrated in place);
 * ``plugboard_client(app)``: an in-process client that can ``register`` a tenant,
   ``enable`` a plugin for it and call routes as that tenant;
 * ``plugboard_hook_calls(app)``: a list that records every hook call
@@ -76,8 +76,6 @@ def plugboard_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
             "password_memory_cost": 1024, "password_parallelism": 1,
             "extra_plugins": list(plugins), "load_builtin_plugins": False, "load_entry_points": False,
         }
-        if os.environ.get("PLUGBOARD_TEST_DATABASE_URL"):
-            settings["database_url"] = os.environ["PLUGBOARD_TEST_DATABASE_URL"]
         settings.update(config)
         app = create_app(settings)
         with app.app_context():
