@@ -77,7 +77,7 @@ def test_access_token_works_until_it_expires(api: Api, app: Flask) -> None:
 
 
 def _bad_tokens(acct: Account, app: Flask) -> dict[str, str]:
-    key = derive_key(app.config["SECRET_KEY"], "jwt-access")
+    key = derive_key(app.extensions["plugboard.settings"].secret_key, "jwt-access")
     header, payload, signature = acct.access_token.split(".")
     forged_payload = b64({**jwt.decode(acct.access_token, options={"verify_signature": False}),
                           "role": "owner", "padm": True})
@@ -85,7 +85,7 @@ def _bad_tokens(acct: Account, app: Flask) -> dict[str, str]:
         "tampered payload": f"{header}.{forged_payload}.{signature}",
         "tampered signature": f"{header}.{payload}.{signature[::-1]}",
         "other secret": sign(claims_for(acct), derive_key("another-deployment" * 3, "jwt-access")),
-        "raw secret key": sign(claims_for(acct), app.config["SECRET_KEY"].encode()),
+        "raw secret key": sign(claims_for(acct), app.extensions["plugboard.settings"].secret_key.encode()),
         "alg none": unsigned(claims_for(acct)),
         "not an access token": sign(claims_for(acct, typ="refresh"), key),
         "no typ": sign(claims_for(acct, typ=...), key),
