@@ -142,13 +142,15 @@ def test_a_worker_killed_mid_delivery_loses_nothing(world: dict[str, Any], tmp_p
     event_id = fire(app, alpha, block_once=str(marker))
     settings = {k: list(v) if isinstance(v, tuple) else v
                 for k, v in dataclasses.asdict(app.extensions["plugboard.settings"]).items()}
+    # its own process group: rq's scheduler runs in a child process that must die too
     with subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(settings)], cwd=ROOT,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as worker:
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True) as worker:
         deadline = time.monotonic() + 30
         while not marker.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert marker.exists(), "the worker never reached the ledger handler"
-        os.kill(worker.pid, signal.SIGKILL)  # mid-delivery, its transaction open
+        os.killpg(worker.pid, signal.SIGKILL)  # mid-delivery, its transaction open
         worker.wait()
     assert ("ledger.record", "pending", 0) in deliveries(app)
     dispatch(app)  # the periodic sweep re-enqueues what is still pending
