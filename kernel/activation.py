@@ -66,10 +66,7 @@ class Snapshot:
         return names
 
     def is_enabled(self, tenant_id: uuid.UUID, plugin: str) -> bool:
-        names = self._by_tenant.get(tenant_id)
-        if names is None:
-            names = self.enabled(tenant_id)
-        return plugin in names
+        return plugin in self.enabled(tenant_id)
 
     def _load(self, tenant_id: uuid.UUID) -> frozenset[str]:
         loaded = self._registry.names()

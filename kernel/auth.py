@@ -20,7 +20,7 @@ from flask import current_app, g, request
 
 from kernel.db import db, utcnow
 from kernel.errors import problem
-from kernel.models import ApiKey, Tenant, User
+from kernel.models import ApiKey, User
 from kernel.security import API_KEY_PREFIX, same, split_api_key, token_digest
 from kernel.tenancy import enter_platform_scope, enter_tenant_scope, platform_scope
 
@@ -208,6 +208,3 @@ def platform_admin_required(fn: F) -> F:
     _document(wrapper, None, admin=True)
     return cast(F, wrapper)
 
-
-def tenant_of(tenant_id: uuid.UUID) -> Tenant | None:
-    return cast(Tenant | None, current_app.extensions["plugboard.tenants"].by_id(tenant_id))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -329,9 +328,6 @@ class Database:
     def engine(self) -> Engine:
         engine: Engine = current_app.extensions["plugboard.db"]
         return engine
-
-    def iter_tables(self) -> Iterator[sa.Table]:
-        yield from Base.metadata.sorted_tables
 
 
 def _scope_key() -> int:

@@ -220,9 +220,6 @@ def install(app: Flask, api: Any, registry: PluginRegistry) -> None:
             gate()
 
 
-def loaded_packages(registry: PluginRegistry) -> Sequence[str]:
-    return [r.package for r in registry.loaded() if r.package]
-
 
 # -- the public edge -------------------------------------------------------------------
 #

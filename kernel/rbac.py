@@ -49,9 +49,6 @@ class Permissions:
     def of_role(self, role: str) -> list[str]:
         return sorted(p for p, lowest in self._lowest_role.items() if role_at_least(role, lowest))
 
-    def known(self) -> dict[str, str]:
-        return dict(self._lowest_role)
-
 
 def role_at_least(role: str, other: str) -> bool:
     """True when ``role`` ranks at or above ``other``."""

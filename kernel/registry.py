@@ -12,7 +12,6 @@ import importlib
 import inspect
 import logging
 import pkgutil
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -299,6 +298,3 @@ class PluginRegistry:
                 log.exception("plugin hook failed", extra={"plugin": impl.plugin_name, "hook": hook})
         return failures
 
-
-def tenant_key(tenant_id: uuid.UUID) -> str:
-    return str(tenant_id)
