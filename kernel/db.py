@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import uuid
 from typing import Any, cast
 
@@ -133,6 +134,12 @@ def _scope_settings() -> tuple[str, str]:
     return (str(scope.tenant_id), "off")
 
 
+_RLS_SETTINGS = (
+    "SELECT set_config('plugboard.tenant_id', %s, true), "
+    "set_config('plugboard.all_tenants', %s, true)"
+)
+
+
 def _sync_rls(session: Session) -> None:
     """Set PostgreSQL's transaction-local tenant settings when the scope changed."""
     bind = session.get_bind()
@@ -144,14 +151,56 @@ def _sync_rls(session: Session) -> None:
     connection = session.connection()
     if session.info.get("rls_settings") == wanted:
         return
-    connection.execute(
-        sa.text(
-            "SELECT set_config('plugboard.tenant_id', :tid, true), "
-            "set_config('plugboard.all_tenants', :all, true)"
-        ),
-        {"tid": wanted[0], "all": wanted[1]},
-    )
+    if bind.dialect.driver != "psycopg" or not _send_rls_settings(
+            connection.connection.driver_connection, wanted):
+        # another driver, or a connection that broke: the plain statement through
+        # SQLAlchemy, whose error handling notices a dead connection and recycles the pool
+        connection.execute(
+            sa.text("SELECT set_config('plugboard.tenant_id', :tid, true), "
+                    "set_config('plugboard.all_tenants', :all, true)"),
+            {"tid": wanted[0], "all": wanted[1]},
+        )
     session.info["rls_settings"] = wanted
+
+
+def _send_rls_settings(raw: Any, wanted: tuple[str, str]) -> bool:
+    """``set_config`` on the psycopg connection, in the same round trip as its ``BEGIN``.
+
+    psycopg opens a transaction with a ``BEGIN`` of its own, answered before the first
+    statement is sent: two round trips on every request's first statement. When the
+    transaction has not begun, ``BEGIN; SELECT set_config(...)`` goes as one simple query
+    instead (libpq's ``PQexec``, which releases the GIL; psycopg reads the transaction
+    status from libpq, so it carries on inside that transaction). The values are
+    inlined, which is safe because they are a UUID's text or empty, and ``on``/``off``;
+    anything else is refused. A connection with a non-default isolation level, or one
+    already in a transaction, gets the plain parametrised statement. Either way it runs
+    on the driver connection, so SQLAlchemy's statement events do not see it.
+
+    Returns False, having sent nothing that took effect, when the connection turned out
+    to be broken: the caller then goes through SQLAlchemy to raise the usual error.
+    """
+    import psycopg
+
+    tenant, all_tenants = wanted
+    if not (_UUID_TEXT.fullmatch(tenant) and all_tenants in ("on", "off")):
+        raise ValueError(f"refusing to inline tenant settings {wanted!r}")
+    idle = raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    if not idle or raw.isolation_level is not None or raw.read_only is not None or raw.deferrable is not None:
+        raw.execute(_RLS_SETTINGS, wanted)
+        return True
+    query = (f"BEGIN; SELECT set_config('plugboard.tenant_id', '{tenant}', true), "
+             f"set_config('plugboard.all_tenants', '{all_tenants}', true)")
+    with raw.lock:
+        result = raw.pgconn.exec_(query.encode())
+    if result.status == psycopg.pq.ExecStatus.TUPLES_OK:
+        return True
+    if raw.pgconn.status == psycopg.pq.ConnStatus.BAD:
+        return False
+    message = (result.error_message or raw.pgconn.error_message).decode(errors="replace")
+    raise psycopg.OperationalError(f"setting the tenant scope failed: {message.strip()}")
+
+
+_UUID_TEXT = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?")
 
 
 @event.listens_for(PlugboardSession, "after_begin")
@@ -297,10 +346,90 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
         engine = sa.create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    _track_writes(engine)
+    return engine
+
+
+_WROTE = "plugboard_wrote"
+
+
+def _track_writes(engine: Engine) -> None:
+    """Note on the connection when its transaction ran anything but a ``SELECT``.
+
+    Read by :func:`_end_read_only`. Conservative: DML, DDL, savepoints and any textual
+    SQL count as writes; only statements compiled from a ``Select`` do not.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _began(conn: sa.Connection) -> None:
+        conn.info.pop(_WROTE, None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(conn: sa.Connection, cursor: Any, statement: str, parameters: Any,
+                   context: Any, executemany: bool) -> None:
+        compiled = getattr(context, "compiled", None)
+        if compiled is None or not isinstance(compiled.statement, sa.Select):
+            conn.info[_WROTE] = True
+
+
+def _end_read_only(session: Session) -> None:
+    """Commit, rather than roll back, a PostgreSQL transaction that only read.
+
+    Both end it the same way for the database. But psycopg forgets every prepared
+    statement on each ``rollback()`` (a rollback may undo DDL the plans depend on), and a
+    request that only reads used to end in one, so no query ever reached psycopg's
+    prepare threshold and PostgreSQL parsed and planned every statement afresh. Anything
+    that may have written (a flush, pending objects, DML or textual SQL, a savepoint,
+    ``after_commit`` callbacks) leaves the transaction to the usual rollback.
+    """
+    if (not session.in_transaction() or session.new or session.dirty or session.deleted
+            or session.info.get("after_commit")):
+        return
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql" or session.connection().info.get(_WROTE):
+        return
+    try:
+        session.commit()
+    except sa.exc.SQLAlchemyError:
+        return  # the session's removal rolls back
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use when it sat idle in the pool, not every time.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one more round trip on every
+    request. A connection handed back moments ago is as alive as a ping would show; the
+    ones that die are those left idle (a restarted server, an idle timeout in a proxy).
+    So connections idle for more than :data:`PING_AFTER_IDLE_SECONDS` are pinged, and a
+    dead one is replaced transparently (``DisconnectionError`` makes the pool retry with
+    a fresh connection). A connection that dies while busy fails its statement either
+    way; SQLAlchemy then recycles every connection of the pool opened before that.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None:
+            record.info["plugboard_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.pop("plugboard_idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS:
+            return  # brand new, or back in the pool a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any failure means: do not use this one
+            raise sa.exc.DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
+        if not alive:
+            raise sa.exc.DisconnectionError("pooled connection failed its ping")
 
 
 class Database:
@@ -322,6 +451,8 @@ class Database:
         return PlugboardSession(bind=current_app.extensions["plugboard.db"], expire_on_commit=False)
 
     def _teardown(self, exc: BaseException | None) -> None:
+        if exc is None and self.session.registry.has():
+            _end_read_only(self.session())
         self.session.remove()
 
     @property

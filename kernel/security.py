@@ -11,6 +11,8 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,8 @@ from kernel.config import Settings
 
 JWT_ALGORITHM = "HS256"
 API_KEY_PREFIX = "pbk_"
+# Verified access tokens remembered per process (one per active client session, roughly).
+VERIFIED_TOKENS_CACHED = 10_000
 
 
 def derive_key(secret: str, label: str, length: int = 32) -> bytes:
@@ -89,6 +93,8 @@ class Tokens:
         self._key = derive_key(settings.secret_key, "jwt-access")
         self._ttl = settings.access_token_ttl
         self.ttl = settings.access_token_ttl
+        self._verified: dict[str, tuple[AccessClaims, float]] = {}
+        self._lock = threading.Lock()
 
     def issue(
         self,
@@ -112,7 +118,26 @@ class Tokens:
         return jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM)
 
     def check(self, token: str) -> AccessClaims:
-        """Decode and verify; raises ``jwt.InvalidTokenError`` when anything is off."""
+        """Decode and verify; raises ``jwt.InvalidTokenError`` when anything is off.
+
+        A token that verified before is answered from a bounded in-process cache until
+        its ``exp``: a client sends the same token on every request for its lifetime, and
+        decoding it again (base64, JSON, HMAC, claim checks) is the costliest part of
+        authenticating it. The cache holds only tokens this process verified, keyed by the
+        whole token, so a changed byte, a new key or an expired token never hits it; what
+        a token grants is still checked live on each request (tenant active, membership).
+        """
+        hit = self._verified.get(token)
+        if hit is not None and time.time() < hit[1]:
+            return hit[0]
+        claims, exp = self._decode(token)
+        with self._lock:
+            if len(self._verified) >= VERIFIED_TOKENS_CACHED:
+                self._verified.pop(next(iter(self._verified)))  # the oldest entry
+            self._verified[token] = (claims, exp)
+        return claims
+
+    def _decode(self, token: str) -> tuple[AccessClaims, float]:
         claims = jwt.decode(
             token,
             self._key,
@@ -123,7 +148,8 @@ class Tokens:
             raise jwt.InvalidTokenError("not an access token")
         try:
             tid = uuid.UUID(claims["tid"]) if claims.get("tid") else None
-            return AccessClaims(uuid.UUID(claims["sub"]), tid, claims.get("role"), bool(claims.get("padm")))
+            access = AccessClaims(uuid.UUID(claims["sub"]), tid, claims.get("role"), bool(claims.get("padm")))
+            return access, float(claims["exp"])
         except (ValueError, TypeError) as exc:
             raise jwt.InvalidTokenError("malformed claims") from exc
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import time
 import uuid
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from kernel import security
 from kernel.db import db
 from kernel.models import ApiKey, RefreshToken, Tenant
 from kernel.security import derive_key
@@ -74,6 +76,51 @@ def test_access_token_works_until_it_expires(api: Api, app: Flask) -> None:
             uuid.UUID(acct.user_id), uuid.UUID(acct.tenant_id), "owner", now=past)
     problem = assert_problem(api.get(ME, headers=bearer(expired)), 401, "unauthenticated")
     assert "expired" in problem["detail"]
+
+
+def test_verified_token_is_not_decoded_again(api: Api, app: Flask,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    acct = api.register("acme")
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", decode)
+    for _ in range(5):
+        assert api.get(ME, acct).status_code == 200
+    assert decoded == [acct.access_token]  # verified once, then remembered
+
+
+def test_remembered_token_still_expires(api: Api, app: Flask) -> None:
+    acct = api.register("acme")
+    tokens = app.extensions["plugboard.tokens"]
+    issued_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=tokens.ttl - 2)
+    token = tokens.issue(uuid.UUID(acct.user_id), uuid.UUID(acct.tenant_id), "owner", now=issued_at)
+    assert api.get(ME, headers=bearer(token)).status_code == 200  # verified and remembered
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, exp - time.time()) + 0.05)
+    problem = assert_problem(api.get(ME, headers=bearer(token)), 401, "unauthenticated")
+    assert "expired" in problem["detail"]
+
+
+def test_tampered_copy_of_a_remembered_token_is_refused(api: Api, app: Flask) -> None:
+    acct = api.register("acme")
+    assert api.get(ME, acct).status_code == 200
+    tampered = _bad_tokens(acct, app)["tampered payload"]  # same signature, admin claims
+    assert_problem(api.get(ME, headers=bearer(tampered)), 401, "unauthenticated")
+    assert api.get(ME, acct).status_code == 200
+
+
+def test_remembered_tokens_are_bounded(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(security, "VERIFIED_TOKENS_CACHED", 3)
+    tokens = app.extensions["plugboard.tokens"]
+    issued = [tokens.issue(uuid.uuid4(), uuid.uuid4(), "owner") for _ in range(5)]
+    for token in issued:
+        tokens.check(token)
+    assert list(tokens._verified) == issued[2:]  # the oldest went first
 
 
 def _bad_tokens(acct: Account, app: Flask) -> dict[str, str]:
