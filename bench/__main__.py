@@ -13,8 +13,8 @@ Redis (``PLUGBOARD_BENCH_REDIS``). Scenarios:
   ceiling for a route that reads the database;
 * ``authed``: ``bench.authed:app()``, ``GET /api/v1/full/notes`` with a Bearer token
   (JWT, tenant, activation gate, one SELECT of 5 rows);
-* ``authed_noguard``: the same without ``full``'s request guard, which reads the
-  plugin's config from the database on every request (so: the kernel's own cost);
+* ``authed_noguard``: the same without ``full``'s request guard (which reads the
+  plugin's config, cached in process with the activation snapshot);
 * ``activation``: ``bench.activation``'s check and dispatch microbenchmarks, in process.
 
 Every server runs under ``bench.harness.GUNICORN_ARGS`` on loopback, all started on one
@@ -22,7 +22,9 @@ fresh database (dropped at the end) and all stopped at the end, error or not. Ea
 warmed for ``--warmup`` s, then loaded with ``wrk`` (or the Python client) for
 ``--duration`` s per round; rounds rotate the order and a scenario's ratio is the median
 of its per-round ratios to ``bare``. Worker RSS is read from ``/proc`` after the warm-up
-and at the end. Results: a table on stdout and ``bench/results/bench.json``.
+and at the end; the CPU time the server's processes and PostgreSQL's spent during each
+run, divided by its requests, gives the CPU cost of one request (µs) on each side.
+Results: a table on stdout and ``bench/results/bench.json``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,16 @@ from typing import Any
 
 from bench import activation
 from bench.authed import NOTES_PATH, PAGE_PATH, TENANT, Seeded, seed
-from bench.harness import GUNICORN_ARGS, RESULTS_DIR, BenchDatabase, Server, load, machine, python_load
+from bench.harness import (
+    GUNICORN_ARGS,
+    RESULTS_DIR,
+    BenchDatabase,
+    CpuMeter,
+    Server,
+    load,
+    machine,
+    python_load,
+)
 
 SCENARIOS = ("bare", "storefront", "bare_db", "authed", "authed_noguard", "activation")
 SPECS = {"bare": "bench.bare_app:create_app()", "storefront": "kernel:create_app()",
@@ -81,8 +92,12 @@ def measure(servers: dict[str, Server], seeded: Seeded, args: argparse.Namespace
     for round_ in range(args.rounds):
         for name in names[round_:] + names[:round_]:
             path, headers = request_for(name, seeded)
-            out[name]["runs"].append(load(servers[name].url + path, headers, args.duration,
-                                          args.connections, args.wrk_threads))
+            meter = CpuMeter(servers[name])
+            run = load(servers[name].url + path, headers, args.duration, args.connections,
+                       args.wrk_threads)
+            run["cpu_us_per_request"] = {group: seconds * 1e6 / max(run["requests"], 1)
+                                         for group, seconds in meter.spent().items()}
+            out[name]["runs"].append(run)
     for name, server in servers.items():
         out[name]["rss_kib_at_end"] = server.worker_rss_kib()
         summarise(out[name], out.get("bare"), out.get("bare_db"))
@@ -95,6 +110,8 @@ def summarise(result: dict[str, Any], bare: dict[str, Any] | None,
     for key in ("rps", "p50_ms", "p99_ms"):
         result[key] = statistics.median(r[key] for r in runs)
     result["errors"] = sum(r["errors"] for r in runs)
+    result["cpu_us_per_request"] = {group: statistics.median(r["cpu_us_per_request"][group] for r in runs)
+                                    for group in runs[0]["cpu_us_per_request"]}
     if bare is not None:
         result["ratios"] = [r["rps"] / b["rps"] for r, b in zip(runs, bare["runs"], strict=True)]
         result["ratio"] = statistics.median(result["ratios"])
@@ -132,7 +149,7 @@ def verdict(ok: bool) -> str:
 def report_http(results: dict[str, Any]) -> None:
     print(f"\ngunicorn {' '.join(GUNICORN_ARGS)}; req/s and latencies: medians of the rounds")
     print(f"{'scenario':<14} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'÷ bare':>7} {'÷ bare_db':>9} "
-          f"{'errors':>6}  worker RSS MiB after warm-up → end   target")
+          f"{'errors':>6} {'CPU µs/req app+pg':>18}  worker RSS MiB after warm-up → end   target")
     for name, r in results.items():
         ratio = f"{r['ratio']:.3f}" if "ratio" in r else ""
         ratio_db = f"{r['ratio_bare_db']:.3f}" if "ratio_bare_db" in r else ""
@@ -140,8 +157,10 @@ def report_http(results: dict[str, Any]) -> None:
                        zip(r["rss_kib_after_warmup"].values(), r["rss_kib_at_end"].values(), strict=False))
         target = TARGETS.get(name)
         check = f"≥ {target} {verdict(r['ratio'] >= target)}" if target and "ratio" in r else ""
+        cpu = r["cpu_us_per_request"]
+        cpu_text = f"{cpu['app']:.0f}+{cpu['postgres']:.0f}"
         print(f"{name:<14} {r['rps']:>8,.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {ratio:>7} "
-              f"{ratio_db:>9} {r['errors']:>6}  {rss:<33} {check}")
+              f"{ratio_db:>9} {r['errors']:>6} {cpu_text:>18}  {rss:<33} {check}")
 
 
 def report_activation(result: dict[str, Any]) -> None:

@@ -85,6 +85,10 @@ class Server:
         self._log.seek(0)
         return self._log.read().decode(errors="replace")[-3000:]
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     def worker_pids(self) -> list[int]:
         children = Path(f"/proc/{self._proc.pid}/task/{self._proc.pid}/children")
         return sorted(int(pid) for pid in children.read_text().split())
@@ -102,6 +106,52 @@ class Server:
                 os.killpg(self._proc.pid, signal.SIGKILL)
                 self._proc.wait(timeout=10)
         self._log.close()
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU time of each live process in ``pids``, in seconds."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        out[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return out
+
+
+def postgres_pids() -> list[int]:
+    """Every local PostgreSQL process (the server and its backends)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().startswith("postgres"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds spent by a server's processes and by PostgreSQL between two readings."""
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+        self._before = self._read()
+
+    def _read(self) -> dict[str, dict[int, float]]:
+        return {"app": cpu_seconds([self._server.pid, *self._server.worker_pids()]),
+                "postgres": cpu_seconds(postgres_pids())}
+
+    def spent(self) -> dict[str, float]:
+        """Seconds per group since the meter started (processes started since count whole)."""
+        after = self._read()
+        return {group: sum(t - self._before[group].get(pid, 0.0) for pid, t in times.items())
+                for group, times in after.items()}
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:

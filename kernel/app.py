@@ -87,7 +87,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["plugboard.throttle"] = LoginThrottle(settings, settings.redis_namespace)
     app.extensions["plugboard.storage"] = make_storage(settings)
 
-    db.init_app(app, settings.sqlalchemy_url)
+    db.init_app(app, settings.sqlalchemy_url,
+                prepared_statements=settings.database_prepared_statements)
     if settings.sqlalchemy_url.startswith("sqlite"):
         settings.data_path.mkdir(parents=True, exist_ok=True)
     observability.init_app(app)

@@ -43,6 +43,9 @@ class Settings:
     env: str = "development"
     data_dir: str = "./var"
     database_url: str = ""
+    # psycopg prepares a statement on its fifth run on a connection; turn off behind a
+    # PgBouncer (before 1.21) in transaction pooling mode
+    database_prepared_statements: bool = True
     redis_url: str = ""
     redis_namespace: str = "plugboard"
     s3_endpoint: str = ""

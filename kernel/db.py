@@ -210,19 +210,23 @@ def _after_begin(session: Session, transaction: Any, connection: Any) -> None:
 
 def _tenant_tables() -> dict[str, str]:
     """Table name -> model name of every tenant-owned model mapped so far."""
-    mappers = Base.registry.mappers
-    if _TABLES_SEEN.get("count") != len(mappers):
+    if _TENANT_TABLES_STALE:
         _TENANT_TABLES.clear()
         _TENANT_TABLES.update({
             m.local_table.name: m.class_.__name__  # type: ignore[attr-defined]
-            for m in mappers if is_tenant_owned(m.class_)
+            for m in Base.registry.mappers if is_tenant_owned(m.class_)
         })
-        _TABLES_SEEN["count"] = len(mappers)
+        _TENANT_TABLES_STALE.clear()
     return _TENANT_TABLES
 
 
 _TENANT_TABLES: dict[str, str] = {}
-_TABLES_SEEN: dict[str, int] = {}
+_TENANT_TABLES_STALE: set[bool] = {True}  # non-empty: recompute on next use
+
+
+@event.listens_for(sa.orm.Mapper, "after_mapper_constructed")
+def _mapper_added(mapper: Any, class_: type) -> None:
+    _TENANT_TABLES_STALE.add(True)
 
 
 def _tenant_models_in(statement: Any) -> list[str]:
@@ -442,8 +446,11 @@ class Database:
             factory, scopefunc=_scope_key
         )
 
-    def init_app(self, app: Flask, url: str) -> None:
-        app.extensions["plugboard.db"] = create_db_engine(url)
+    def init_app(self, app: Flask, url: str, prepared_statements: bool = True) -> None:
+        options: dict[str, Any] = {}
+        if not prepared_statements and url.startswith("postgresql+psycopg"):
+            options["connect_args"] = {"prepare_threshold": None}
+        app.extensions["plugboard.db"] = create_db_engine(url, **options)
         app.teardown_appcontext(self._teardown)
 
     @staticmethod
