@@ -10,7 +10,7 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException, NotFound, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from kernel import audit, events, mail_jobs, observability
+from kernel import audit, cors, events, mail_jobs, observability
 from kernel.activation import Activations
 from kernel.broadcast import Broadcast
 from kernel.config import Settings
@@ -92,6 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.sqlalchemy_url.startswith("sqlite"):
         settings.data_path.mkdir(parents=True, exist_ok=True)
     observability.init_app(app)
+    cors.init_app(app)  # preflights are answered before any other rule or gate
     _init_request_rules(app)
     audit.init_app(app)
 

@@ -30,6 +30,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
 from hookspecs import EventHandler, JobSpec, PluginRefusal
+from kernel import cors
 from kernel.activation import Activations
 from kernel.auth import authenticate, open_scope_for
 from kernel.errors import problem
@@ -323,6 +324,8 @@ class PublicEdge:
               start_response: Any) -> list[bytes]:
         request_id = new_request_id(req.headers.get("X-Request-ID"))
         headers = [*answer.headers, ("X-Request-ID", request_id)]
+        present = {name.lower() for name, _ in answer.headers}
+        headers += [(name, value) for name, value in cors.RESPONSE_HEADERS if name.lower() not in present]
         if answer.status != 304:
             headers.append(("Content-Length", str(len(answer.body))))
         status = HTTPStatus(answer.status)

@@ -1,0 +1,60 @@
+"""Cross-origin access to the public API (``/api/v1/public/``), for storefronts in browsers.
+
+A storefront on its own origin (``https://shop.example``) that fetches published content
+with ``X-Tenant`` makes the browser send a CORS preflight first: ``OPTIONS`` with
+``Origin`` and ``Access-Control-Request-Method``, and no ``X-Tenant``. The kernel answers
+it here, before any tenant or plugin gate (which would refuse a request that names no
+tenant), and adds the CORS response headers to every public answer, errors included, so
+a storefront can read a 404 problem as well as a page.
+
+The public API is credential-free (no cookies, no tokens), so any origin may read it:
+``Access-Control-Allow-Origin: *``. The authenticated API sends no CORS headers; its
+clients are servers or same-origin admin front-ends.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+PUBLIC_PREFIX = "/api/v1/public/"
+# request headers a storefront may send (beyond the CORS-safelisted ones)
+ALLOWED_HEADERS = "Content-Type, If-Modified-Since, If-None-Match, X-Request-ID, X-Tenant"
+# response headers a storefront's script may read (beyond the CORS-safelisted ones)
+EXPOSED_HEADERS = "ETag, X-Request-ID"
+PREFLIGHT_MAX_AGE = 86400
+
+#: added to every response under ``/api/v1/public/`` (the public edge adds them too)
+RESPONSE_HEADERS = (("Access-Control-Allow-Origin", "*"),
+                    ("Access-Control-Expose-Headers", EXPOSED_HEADERS))
+
+
+def is_preflight() -> bool:
+    return (request.method == "OPTIONS" and "Origin" in request.headers
+            and "Access-Control-Request-Method" in request.headers)
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _answer_preflight() -> Response | None:
+        if not (request.path.startswith(PUBLIC_PREFIX) and is_preflight()):
+            return None
+        try:  # the methods the route allows; an unknown path is Flask's 404 as usual
+            methods = app.create_url_adapter(request).allowed_methods()  # type: ignore[union-attr]
+        except HTTPException:
+            return None
+        if not methods:
+            return None
+        response = Response(status=204)
+        response.headers.update(RESPONSE_HEADERS)
+        response.headers["Access-Control-Allow-Methods"] = ", ".join(sorted(methods))
+        response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+        response.headers["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE)
+        return response
+
+    @app.after_request
+    def _public_cors_headers(response: Response) -> Response:
+        if request.path.startswith(PUBLIC_PREFIX):
+            for name, value in RESPONSE_HEADERS:
+                response.headers.setdefault(name, value)
+        return response
