@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from kernel import create_app
+from kernel import create_app, plugin_web
 from kernel.observability import JsonFormatter
 from tests.helpers import Account, Api, assert_problem
 from tests.plugins.pages.conftest import PUBLIC, create, doc, node, publish, storefront
@@ -105,6 +105,30 @@ def test_request_id_metrics_and_access_log(api: Api, flask_calls: Counting, acce
     metrics = api.get("/metrics").get_data(as_text=True)
     assert re.search(r'plugboard_http_requests_total\{endpoint="/api/v1/public/pages/",method="GET",'
                      r'status="200"\} [2-9]', metrics), metrics
+
+
+def test_url_matches_are_remembered_per_path_and_bounded(
+    app: Flask, api: Api, owner: Account, flask_calls: Counting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(plugin_web, "ROUTES_CACHED", 2)
+    pages = {f"/p{i}": doc(node("Text", "t", text=f"page {i}")) for i in range(3)}
+    for path, data in pages.items():
+        publish(api, owner, create(api, owner, path, data, path)["id"])
+    for path in pages:
+        storefront(api, path)  # warm (a publish drops the tenant's cached pages)
+    adapters: list[object] = []
+    real = app.create_url_adapter
+    monkeypatch.setattr(app, "create_url_adapter", lambda req: adapters.append(req) or real(req))
+    flask_calls.calls = 0
+    for _ in range(2):
+        for path, data in pages.items():  # three paths through a cache of two
+            assert storefront(api, path).get_json() == data
+    assert flask_calls.calls == 0
+    assert len(flask_calls.edge._routes) <= 2  # type: ignore[attr-defined]
+    adapters.clear()
+    assert storefront(api, "/p2").get_json() == pages["/p2"]
+    assert storefront(api, "/p2").get_json() == pages["/p2"]
+    assert len(adapters) <= 1  # matched at most once, then remembered
 
 
 def test_a_failing_responder_falls_back_to_flask(app: Flask, api: Api, flask_calls: Counting) -> None:
