@@ -16,6 +16,7 @@ Tenant isolation happens twice:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import time
 import uuid
@@ -52,6 +53,7 @@ NAMING_CONVENTION = {
 }
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+log = logging.getLogger("plugboard.db")
 
 
 def utcnow() -> dt.datetime:
@@ -153,8 +155,8 @@ def _sync_rls(session: Session) -> None:
         return
     if bind.dialect.driver != "psycopg" or not _send_rls_settings(
             connection.connection.driver_connection, wanted):
-        # another driver, or a connection that broke: the plain statement through
-        # SQLAlchemy, whose error handling notices a dead connection and recycles the pool
+        # another driver, or the direct way failed: the plain statement through SQLAlchemy,
+        # which raises its usual wrapped error (and recycles the pool for a dead connection)
         connection.execute(
             sa.text("SELECT set_config('plugboard.tenant_id', :tid, true), "
                     "set_config('plugboard.all_tenants', :all, true)"),
@@ -176,8 +178,9 @@ def _send_rls_settings(raw: Any, wanted: tuple[str, str]) -> bool:
     already in a transaction, gets the plain parametrised statement. Either way it runs
     on the driver connection, so SQLAlchemy's statement events do not see it.
 
-    Returns False, having sent nothing that took effect, when the connection turned out
-    to be broken: the caller then goes through SQLAlchemy to raise the usual error.
+    Returns False when that failed (a broken connection, a failed transaction, an error):
+    the caller then sends the statement through SQLAlchemy, whose error handling raises
+    the usual wrapped error and, for a dead connection, recycles the pool.
     """
     import psycopg
 
@@ -185,19 +188,19 @@ def _send_rls_settings(raw: Any, wanted: tuple[str, str]) -> bool:
     if not (_UUID_TEXT.fullmatch(tenant) and all_tenants in ("on", "off")):
         raise ValueError(f"refusing to inline tenant settings {wanted!r}")
     idle = raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-    if not idle or raw.isolation_level is not None or raw.read_only is not None or raw.deferrable is not None:
-        raw.execute(_RLS_SETTINGS, wanted)
-        return True
-    query = (f"BEGIN; SELECT set_config('plugboard.tenant_id', '{tenant}', true), "
-             f"set_config('plugboard.all_tenants', '{all_tenants}', true)")
-    with raw.lock:
-        result = raw.pgconn.exec_(query.encode())
-    if result.status == psycopg.pq.ExecStatus.TUPLES_OK:
-        return True
-    if raw.pgconn.status == psycopg.pq.ConnStatus.BAD:
+    plain = (raw.autocommit or raw.isolation_level is not None or raw.read_only is not None
+             or raw.deferrable is not None)
+    try:
+        if not idle or plain:
+            raw.execute(_RLS_SETTINGS, wanted)
+            return True
+        query = (f"BEGIN; SELECT set_config('plugboard.tenant_id', '{tenant}', true), "
+                 f"set_config('plugboard.all_tenants', '{all_tenants}', true)")
+        with raw.lock:
+            result = raw.pgconn.exec_(query.encode())
+    except psycopg.Error:
         return False
-    message = (result.error_message or raw.pgconn.error_message).decode(errors="replace")
-    raise psycopg.OperationalError(f"setting the tenant scope failed: {message.strip()}")
+    return bool(result.status == psycopg.pq.ExecStatus.TUPLES_OK)
 
 
 _UUID_TEXT = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?")
@@ -206,27 +209,36 @@ _UUID_TEXT = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 @event.listens_for(PlugboardSession, "after_begin")
 def _after_begin(session: Session, transaction: Any, connection: Any) -> None:
     session.info.pop("rls_settings", None)
+    session.info[_CONNECTION] = connection
+
+
+@event.listens_for(PlugboardSession, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost one: its connection goes back to the pool
+        session.info.pop(_CONNECTION, None)
+
+
+_CONNECTION = "plugboard_connection"  # session.info: the current transaction's connection
 
 
 def _tenant_tables() -> dict[str, str]:
     """Table name -> model name of every tenant-owned model mapped so far."""
-    if _TENANT_TABLES_STALE:
-        _TENANT_TABLES.clear()
-        _TENANT_TABLES.update({
+    tables = _TENANT_TABLES.get("map")
+    if tables is None:  # built whole, then published: no thread ever sees a partial map
+        tables = {
             m.local_table.name: m.class_.__name__  # type: ignore[attr-defined]
             for m in Base.registry.mappers if is_tenant_owned(m.class_)
-        })
-        _TENANT_TABLES_STALE.clear()
-    return _TENANT_TABLES
+        }
+        _TENANT_TABLES["map"] = tables
+    return tables
 
 
-_TENANT_TABLES: dict[str, str] = {}
-_TENANT_TABLES_STALE: set[bool] = {True}  # non-empty: recompute on next use
+_TENANT_TABLES: dict[str, dict[str, str]] = {}  # "map" -> the map; emptied when a model is mapped
 
 
 @event.listens_for(sa.orm.Mapper, "after_mapper_constructed")
 def _mapper_added(mapper: Any, class_: type) -> None:
-    _TENANT_TABLES_STALE.add(True)
+    _TENANT_TABLES.clear()
 
 
 def _tenant_models_in(statement: Any) -> list[str]:
@@ -363,22 +375,30 @@ _WROTE = "plugboard_wrote"
 
 
 def _track_writes(engine: Engine) -> None:
-    """Note on the connection when its transaction ran anything but a ``SELECT``.
+    """Note on the connection whether its transaction ran anything but a plain ``SELECT``.
 
-    Read by :func:`_end_read_only`. Conservative: DML, DDL, savepoints and any textual
-    SQL count as writes; only statements compiled from a ``Select`` do not.
+    Read by :func:`_end_read_only`. Conservative: DML, DDL, savepoints, textual SQL and a
+    ``SELECT`` with a data-modifying CTE count as writes; only statements compiled from a
+    ``Select`` do not. The flag is False from ``begin`` on and absent on connections of
+    another engine, which :func:`_end_read_only` treats as written.
     """
 
     @event.listens_for(engine, "begin")
     def _began(conn: sa.Connection) -> None:
-        conn.info.pop(_WROTE, None)
+        conn.info[_WROTE] = False
 
     @event.listens_for(engine, "before_cursor_execute")
     def _statement(conn: sa.Connection, cursor: Any, statement: str, parameters: Any,
                    context: Any, executemany: bool) -> None:
-        compiled = getattr(context, "compiled", None)
-        if compiled is None or not isinstance(compiled.statement, sa.Select):
+        if not _plain_select(getattr(context, "compiled", None)):
             conn.info[_WROTE] = True
+
+
+def _plain_select(compiled: Any) -> bool:
+    if compiled is None or not isinstance(compiled.statement, sa.Select):
+        return False
+    ctes = getattr(compiled, "ctes", None) or {}
+    return all(isinstance(cte.element, sa.Select | sa.CompoundSelect) for cte in ctes)
 
 
 def _end_read_only(session: Session) -> None:
@@ -388,19 +408,18 @@ def _end_read_only(session: Session) -> None:
     statement on each ``rollback()`` (a rollback may undo DDL the plans depend on), and a
     request that only reads used to end in one, so no query ever reached psycopg's
     prepare threshold and PostgreSQL parsed and planned every statement afresh. Anything
-    that may have written (a flush, pending objects, DML or textual SQL, a savepoint,
-    ``after_commit`` callbacks) leaves the transaction to the usual rollback.
+    that may have written (a flush, pending objects, DML or textual SQL, a savepoint, a
+    data-modifying CTE, ``after_commit`` callbacks) leaves the transaction to the usual
+    rollback. One difference remains visible: a ``SELECT`` of a function with effects
+    (``pg_notify``, say) that was never committed now takes effect; commit such work.
     """
-    if (not session.in_transaction() or session.new or session.dirty or session.deleted
-            or session.info.get("after_commit")):
+    connection = session.info.get(_CONNECTION)
+    if (connection is None or not session.in_transaction() or session.new or session.dirty
+            or session.deleted or session.info.get("after_commit")):
         return
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql" or session.connection().info.get(_WROTE):
+    if connection.dialect.name != "postgresql" or connection.info.get(_WROTE) is not False:
         return
-    try:
-        session.commit()
-    except sa.exc.SQLAlchemyError:
-        return  # the session's removal rolls back
+    session.commit()
 
 
 PING_AFTER_IDLE_SECONDS = 1.0
@@ -448,7 +467,7 @@ class Database:
 
     def init_app(self, app: Flask, url: str, prepared_statements: bool = True) -> None:
         options: dict[str, Any] = {}
-        if not prepared_statements and url.startswith("postgresql+psycopg"):
+        if not prepared_statements and sa.make_url(url).get_driver_name() == "psycopg":
             options["connect_args"] = {"prepare_threshold": None}
         app.extensions["plugboard.db"] = create_db_engine(url, **options)
         app.teardown_appcontext(self._teardown)
@@ -458,9 +477,14 @@ class Database:
         return PlugboardSession(bind=current_app.extensions["plugboard.db"], expire_on_commit=False)
 
     def _teardown(self, exc: BaseException | None) -> None:
-        if exc is None and self.session.registry.has():
-            _end_read_only(self.session())
-        self.session.remove()
+        try:
+            if exc is None and self.session.registry.has():
+                _end_read_only(self.session())
+        except sa.exc.SQLAlchemyError:
+            log.warning("ending a read-only transaction with COMMIT failed; rolling back",
+                        exc_info=True)
+        finally:
+            self.session.remove()
 
     @property
     def engine(self) -> Engine:

@@ -289,7 +289,8 @@ class PublicEdge:
         # path -> (rule, arguments) of URL map matches: the match is a quarter of the edge's
         # work. Only valid while the map ignores the host, as the kernel's does.
         self._routes: dict[str, tuple[Any, Mapping[str, Any]]] = {}
-        self._cache_routes = not (app.url_map.host_matching or app.config.get("SERVER_NAME"))
+        self._cache_routes = not (app.url_map.host_matching or app.config.get("SERVER_NAME")
+                                  or app.config.get("TRUSTED_HOSTS"))
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")

@@ -174,3 +174,48 @@ def test_connection_back_in_the_pool_a_moment_ago_is_not_pinged(api: Api, app: F
     _restart_server_sessions(app)
     assert api.get(MEMBERS, acct).status_code == 500
     assert api.get(MEMBERS, acct).status_code == 200
+
+
+def test_a_caught_flush_error_still_ends_the_request_cleanly(api: Api, app: Flask) -> None:
+    acct = api.register("caught")
+    tid = uuid.UUID(acct.tenant_id)
+    with app.app_context(), tenant_scope(tid):
+        db.session.add(Domain(hostname="dup.example"))
+        db.session.commit()
+    with app.app_context(), tenant_scope(tid):  # a view that swallows the error, no rollback
+        db.session.add(Domain(hostname="dup.example"))
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.flush()
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0  # the session was removed, its connection back
+    assert _domains(app) == ["dup.example"]
+    assert api.get(MEMBERS, acct).status_code == 200
+
+
+def test_a_select_with_a_data_modifying_cte_is_rolled_back(api: Api, app: Flask) -> None:
+    acct = api.register("cte")
+    table = Domain.__table__
+    with app.app_context(), tenant_scope(uuid.UUID(acct.tenant_id)):
+        added = sa.insert(table).values(id=uuid.uuid4(), hostname="cte.example",
+                                        tenant_id=uuid.UUID(acct.tenant_id),
+                                        created_at=sa.func.now()).returning(table.c.id).cte("added")
+        assert db.session.execute(sa.select(added.c.id)).scalar_one()
+    assert _domains(app) == []
+
+
+def test_tenant_settings_on_an_autocommit_or_failed_connection(app: Flask) -> None:
+    import psycopg
+
+    tid = str(uuid.uuid4())
+    with app.app_context():
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            raw = conn.connection.driver_connection
+            assert kernel_db._send_rls_settings(raw, (tid, "off"))
+            assert raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # no BEGIN
+        with db.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                raw.execute("SELECT 1 / 0")
+            # a failed transaction: no raw psycopg error, the caller goes through SQLAlchemy
+            assert kernel_db._send_rls_settings(raw, (tid, "off")) is False
+            conn.rollback()
