@@ -46,6 +46,7 @@ def init_app(app: Flask) -> None:
         if not methods:
             return None
         response = Response(status=204)
+        del response.headers["Content-Type"]  # no body, no type
         response.headers.update(RESPONSE_HEADERS)
         response.headers["Access-Control-Allow-Methods"] = ", ".join(sorted(methods))
         response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS

@@ -30,6 +30,7 @@ def test_preflight_needs_no_tenant(api: Api, app: object, home: None, path: str)
     before = row_counts(app)  # type: ignore[arg-type]
     resp = api.call("OPTIONS", PUBLIC + path, headers=PREFLIGHT)
     assert resp.status_code == 204 and resp.get_data() == b""
+    assert "Content-Type" not in resp.headers
     _cors(resp)
     assert {"GET", "HEAD"} <= {m.strip() for m in resp.headers["Access-Control-Allow-Methods"].split(",")}
     allowed = {h.strip().lower() for h in resp.headers["Access-Control-Allow-Headers"].split(",")}
