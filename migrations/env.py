@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
 from alembic import context
 
 from kernel.db import Base, UTCDateTime
+
+log = logging.getLogger("plugboard.migrations")
 
 config = context.config
 app = config.attributes["app"]
@@ -40,6 +46,47 @@ def render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]
     return False
 
 
+def _set_aside_absent_plugins(connection: sa.Connection) -> list[str]:
+    """Take the revisions of plugins this app did not load out of ``alembic_version``.
+
+    A plugin that is denied, failed to load or was uninstalled without dropping its
+    branch leaves a revision no script of this app knows, and alembic refuses to do
+    anything then ("Can't locate revision"): one absent plugin would stop every
+    ``plugboard db upgrade``, hence every deployment. Its revision is set aside for the
+    run and put back after, in the same transaction, so its tables and revision wait for
+    it. A database with the kernel's tables but at no kernel revision this code knows
+    (code older than the database) is still an error.
+    """
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return []
+    script = context.script
+    known = {rev.revision for rev in script.walk_revisions()}
+    current = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    absent = [rev for rev in current if rev not in known]
+    if not absent:
+        return []
+    kernel_dir = str(Path(__file__).resolve().parent / "versions")
+    kernel = {rev.revision for rev in script.walk_revisions()
+              if str(Path(rev.path).resolve().parent) == kernel_dir}
+    if not any(rev in kernel for rev in current) and sa.inspect(connection).has_table("tenants"):
+        # the kernel's tables are there but not a revision of it this code knows
+        raise RuntimeError(
+            f"The database is at revision(s) {', '.join(absent)}, which this code does not "
+            "know, and at no known kernel revision: is Plugboard older than the database?"
+        )
+    log.warning("leaving the migrations of plugins that are not loaded alone",
+                extra={"revisions": absent})
+    connection.execute(sa.text("DELETE FROM alembic_version WHERE version_num = :rev"),
+                       [{"rev": rev} for rev in absent])
+    return absent
+
+
+def _put_back(connection: sa.Connection, absent: list[str]) -> None:
+    if absent:
+        connection.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES (:rev)"),
+                           [{"rev": rev} for rev in absent])
+
+
 def run() -> None:
     engine = app.extensions["plugboard.db"]
     with engine.connect() as connection:
@@ -52,7 +99,24 @@ def run() -> None:
             render_item=render_item,
         )
         with context.begin_transaction():
-            context.run_migrations()
+            if context.get_context().impl.transactional_ddl:  # PostgreSQL: one transaction
+                absent = _set_aside_absent_plugins(connection)
+                context.run_migrations()
+                _put_back(connection, absent)
+                return
+            # SQLite: alembic commits migration by migration, so the set-aside revisions
+            # are put back (and committed) whatever happens to the migrations
+            absent = _set_aside_absent_plugins(connection)
+            connection.commit()
+            try:
+                context.run_migrations()
+            except BaseException:
+                if connection.in_transaction():
+                    connection.rollback()
+                raise
+            finally:
+                _put_back(connection, absent)
+                connection.commit()
 
 
 run()

@@ -112,3 +112,56 @@ def test_postgres_downgrade_drops_rls_policies(fresh_app: Flask) -> None:
         with fresh_app.extensions["plugboard.db"].connect() as conn:
             left = conn.scalar(sa.text("SELECT count(*) FROM pg_policies"))
         assert left == 0
+
+
+def _versions(app: Flask) -> list[str]:
+    with app.extensions["plugboard.db"].connect() as conn:
+        return sorted(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def test_a_plugin_that_is_not_loaded_does_not_stop_migrations(
+        fresh_url: str, tmp_path: Path, smtp_sink: SmtpSink) -> None:
+    from tests.testplugins.full import plugin as full
+
+    config: dict[str, Any] = {**base_config(tmp_path, smtp_sink.url), "database_url": fresh_url}
+    made: list[Flask] = []
+
+    def app_with(**overrides: Any) -> Flask:
+        made.append(create_app({**config, **overrides}))
+        return made[-1]
+
+    try:
+        with_full = app_with(extra_plugins=[full])
+        with with_full.app_context():
+            migrate.upgrade(with_full)
+        before = _versions(with_full)
+        assert "full_0001" in before and "full_notes" in _tables(with_full)
+        # denied, broken or uninstalled: its revision is unknown to this app
+        for without in (app_with(), app_with(extra_plugins=[full], plugins_deny=("full",))):
+            with without.app_context():
+                migrate.upgrade(without)
+                migrate.check(without)
+                migrate.downgrade(without, "pages@base")
+                migrate.upgrade(without)
+            assert _versions(without) == before  # full's revision waits for it
+            assert "full_notes" in _tables(without)
+        again = app_with(extra_plugins=[full])
+        with again.app_context():
+            migrate.upgrade(again)
+            migrate.check(again)
+        assert _versions(again) == before
+    finally:
+        for app in made:
+            app.extensions["plugboard.db"].dispose()
+
+
+def test_a_kernel_revision_this_code_does_not_know_is_an_error(fresh_app: Flask) -> None:
+    with fresh_app.app_context():
+        migrate.upgrade(fresh_app)
+    head = ScriptDirectory.from_config(migrate.alembic_config(fresh_app)).get_revision("kernel@head")
+    with fresh_app.extensions["plugboard.db"].begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'zzzz_from_the_future' "
+                             "WHERE version_num = :head"), {"head": head.revision})
+    with fresh_app.app_context(), pytest.raises(RuntimeError, match="older than the database"):
+        migrate.upgrade(fresh_app)
+    assert "zzzz_from_the_future" in _versions(fresh_app)  # nothing was changed
