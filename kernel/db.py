@@ -136,10 +136,12 @@ def _scope_settings() -> tuple[str, str]:
     return (str(scope.tenant_id), "off")
 
 
-_RLS_SETTINGS = (
-    "SELECT set_config('plugboard.tenant_id', %s, true), "
-    "set_config('plugboard.all_tenants', %s, true)"
-)
+# the transaction-local settings the row-level security policies read; sent with
+# placeholders (psycopg's or SQLAlchemy's) or, beside BEGIN, with the values inlined
+_RLS_SETTINGS = ("SELECT set_config('plugboard.tenant_id', {tenant}, true), "
+                 "set_config('plugboard.all_tenants', {all_tenants}, true)")
+_RLS_PSYCOPG = _RLS_SETTINGS.format(tenant="%s", all_tenants="%s")
+_RLS_SQLALCHEMY = sa.text(_RLS_SETTINGS.format(tenant=":tid", all_tenants=":all"))
 
 
 def _sync_rls(session: Session) -> None:
@@ -157,11 +159,7 @@ def _sync_rls(session: Session) -> None:
             connection.connection.driver_connection, wanted):
         # another driver, or the direct way failed: the plain statement through SQLAlchemy,
         # which raises its usual wrapped error (and recycles the pool for a dead connection)
-        connection.execute(
-            sa.text("SELECT set_config('plugboard.tenant_id', :tid, true), "
-                    "set_config('plugboard.all_tenants', :all, true)"),
-            {"tid": wanted[0], "all": wanted[1]},
-        )
+        connection.execute(_RLS_SQLALCHEMY, {"tid": wanted[0], "all": wanted[1]})
     session.info["rls_settings"] = wanted
 
 
@@ -174,8 +172,8 @@ def _send_rls_settings(raw: Any, wanted: tuple[str, str]) -> bool:
     instead (libpq's ``PQexec``, which releases the GIL; psycopg reads the transaction
     status from libpq, so it carries on inside that transaction). The values are
     inlined, which is safe because they are a UUID's text or empty, and ``on``/``off``;
-    anything else is refused. A connection with a non-default isolation level, or one
-    already in a transaction, gets the plain parametrised statement. Either way it runs
+    anything else is refused. A connection in autocommit mode, with a non-default
+    isolation level or already in a transaction gets the plain parametrised statement. Either way it runs
     on the driver connection, so SQLAlchemy's statement events do not see it.
 
     Returns False when that failed (a broken connection, a failed transaction, an error):
@@ -192,10 +190,9 @@ def _send_rls_settings(raw: Any, wanted: tuple[str, str]) -> bool:
              or raw.deferrable is not None)
     try:
         if not idle or plain:
-            raw.execute(_RLS_SETTINGS, wanted)
+            raw.execute(_RLS_PSYCOPG, wanted)
             return True
-        query = (f"BEGIN; SELECT set_config('plugboard.tenant_id', '{tenant}', true), "
-                 f"set_config('plugboard.all_tenants', '{all_tenants}', true)")
+        query = "BEGIN; " + _RLS_SETTINGS.format(tenant=f"'{tenant}'", all_tenants=f"'{all_tenants}'")
         with raw.lock:
             result = raw.pgconn.exec_(query.encode())
     except psycopg.Error:

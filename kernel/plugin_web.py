@@ -235,7 +235,7 @@ def install(app: Flask, api: Any, registry: PluginRegistry) -> None:
 # authoritative answer (and warms the caches).
 
 log = logging.getLogger("plugboard.plugins")
-PUBLIC_PREFIX = "/api/v1/public/"
+PUBLIC_PREFIX = cors.PUBLIC_PREFIX
 RESPONDERS = "plugboard.public_responders"
 ROUTES_CACHED = 4096  # URL map matches the public edge remembers per process
 

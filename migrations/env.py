@@ -53,22 +53,20 @@ def _set_aside_absent_plugins(connection: sa.Connection) -> list[str]:
     branch leaves a revision no script of this app knows, and alembic refuses to do
     anything then ("Can't locate revision"): one absent plugin would stop every
     ``plugboard db upgrade``, hence every deployment. Its revision is set aside for the
-    run and put back after, in the same transaction, so its tables and revision wait for
-    it. A database with the kernel's tables but at no kernel revision this code knows
+    run and put back after (in the same transaction where DDL is transactional), so its
+    tables and revision wait for it. A database with the kernel's tables but at no kernel revision this code knows
     (code older than the database) is still an error.
     """
     if not sa.inspect(connection).has_table("alembic_version"):
         return []
-    script = context.script
-    known = {rev.revision for rev in script.walk_revisions()}
+    kernel_dir = Path(__file__).resolve().parent / "versions"
+    known = {rev.revision: Path(rev.path).resolve().parent == kernel_dir
+             for rev in context.script.walk_revisions()}  # revision -> is the kernel's
     current = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
     absent = [rev for rev in current if rev not in known]
     if not absent:
         return []
-    kernel_dir = str(Path(__file__).resolve().parent / "versions")
-    kernel = {rev.revision for rev in script.walk_revisions()
-              if str(Path(rev.path).resolve().parent) == kernel_dir}
-    if not any(rev in kernel for rev in current) and sa.inspect(connection).has_table("tenants"):
+    if not any(known.get(rev) for rev in current) and sa.inspect(connection).has_table("tenants"):
         # the kernel's tables are there but not a revision of it this code knows
         raise RuntimeError(
             f"The database is at revision(s) {', '.join(absent)}, which this code does not "
