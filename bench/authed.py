@@ -64,7 +64,7 @@ class Seeded:
 
 def seed(env: dict[str, str]) -> Seeded:
     """Migrate, register ``bench``, enable ``full``, add notes, publish the home page."""
-    from kernel import migrate
+    from kernel.data import migrate
 
     config = {k.removeprefix("PLUGBOARD_").lower(): v for k, v in env.items() if k.startswith("PLUGBOARD_")}
     flask_app = app(**{**config, "log_level": "WARNING"})

@@ -164,7 +164,8 @@ def create_database() -> str:
 
 def seed(env: dict[str, str]) -> dict[str, bytes]:
     """Migrate, create the tenant, publish the pages; the storefront's bytes per path."""
-    from kernel import create_app, migrate
+    from kernel import create_app
+    from kernel.data import migrate
     from plugins.pages import demo, services
 
     config = {k.removeprefix("PLUGBOARD_").lower(): v for k, v in env.items() if k.startswith("PLUGBOARD_")}
@@ -338,7 +339,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
 def app_without_edge() -> Any:
     """The storefront app with the kernel's public edge taken out (every hit through Flask)."""
     from kernel import create_app
-    from kernel.plugin_web import PublicEdge
+    from kernel.registry.install import PublicEdge
 
     app = create_app()
     holder: Any = app

@@ -29,19 +29,19 @@ from typing import Any, cast
 
 from flask import Flask, current_app
 
-from kernel import db as _db
-from kernel.audit import describe as audit_describe
-from kernel.auth import Principal, auth_required, current_principal
-from kernel.broadcast import Broadcast
-from kernel.db import Base, TenantOwned, db, utcnow
-from kernel.errors import Problem, problem
-from kernel.mail import Mailer
-from kernel.pagination import paginate
-from kernel.plugin_web import EdgeResponse, add_public_responder, enter_tenant
-from kernel.rls import disable_tenant_rls, enable_tenant_rls
-from kernel.routes.public import public_asset_key, public_asset_url, public_tenant
-from kernel.storage import Storage
-from kernel.tenancy import TenantScopeError, current_tenant_id, platform_scope, tenant_scope
+from kernel.data import session as _db
+from kernel.data.rls import disable_tenant_rls, enable_tenant_rls
+from kernel.data.session import Base, TenantOwned, db, utcnow
+from kernel.identity.auth import Principal, auth_required, current_principal
+from kernel.registry.install import EdgeResponse, add_public_responder, enter_tenant
+from kernel.runtime.audit import describe as audit_describe
+from kernel.runtime.broadcast import Broadcast
+from kernel.runtime.mail import Mailer
+from kernel.runtime.storage import Storage
+from kernel.tenancy.scope import TenantScopeError, current_tenant_id, platform_scope, tenant_scope
+from kernel.web.errors import Problem, problem
+from kernel.web.pagination import paginate
+from kernel.web.routes.public import public_asset_key, public_asset_url, public_tenant
 
 __all__ = [
     "Base",

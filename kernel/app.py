@@ -10,21 +10,23 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException, NotFound, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from kernel import audit, cors, events, mail_jobs, observability
-from kernel.activation import Activations
-from kernel.broadcast import Broadcast
 from kernel.config import Settings
-from kernel.db import db
-from kernel.errors import ProblemApi, problem, problem_response
-from kernel.jobs import Jobs, kernel_job_specs
-from kernel.mail import Mailer
-from kernel.ratelimit import LoginThrottle
-from kernel.rbac import Permissions
-from kernel.registry import Candidate, PluginRegistry, builtin_candidates, entry_point_candidates
-from kernel.security import Passwords, SecretBox, Tokens
-from kernel.storage import make_storage
-from kernel.tenancy import leave_scope
-from kernel.tenants import Memberships, TenantDirectory
+from kernel.data.session import db
+from kernel.identity.credentials import Passwords, SecretBox, Tokens
+from kernel.identity.ratelimit import LoginThrottle
+from kernel.identity.rbac import Permissions
+from kernel.registry.activation import Activations
+from kernel.registry.manager import Candidate, PluginRegistry, builtin_candidates, entry_point_candidates
+from kernel.runtime import account_mail as mail_jobs
+from kernel.runtime import audit, events
+from kernel.runtime.broadcast import Broadcast
+from kernel.runtime.jobs import Jobs, kernel_job_specs
+from kernel.runtime.mail import Mailer
+from kernel.runtime.storage import make_storage
+from kernel.tenancy.directory import Memberships, TenantDirectory
+from kernel.tenancy.scope import leave_scope
+from kernel.web import cors, observability
+from kernel.web.errors import ProblemApi, problem, problem_response
 
 API_VERSION = "0.1.0"
 
@@ -49,7 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(
         # No SECRET_KEY in Flask's config on purpose: the API keeps no cookie session, and
         # without a key Flask skips opening one on every request. Tokens use HKDF sub-keys
-        # of PLUGBOARD_SECRET_KEY (kernel.security).
+        # of PLUGBOARD_SECRET_KEY (kernel.identity.credentials).
         MAX_CONTENT_LENGTH=settings.max_content_length,
         TESTING=settings.env == "test",
         API_TITLE="Plugboard",
@@ -109,7 +111,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_kernel_routes(app: Flask, api: ProblemApi) -> None:
-    from kernel.routes import admin, admin_jobs, auth, bundles, health, keys, plugins, public, tenant
+    from kernel.web.routes import admin, admin_jobs, auth, bundles, health, keys, plugins, public, tenant
 
     health.init_app(app)
     for blueprint in (auth.blp, tenant.blp, keys.blp, admin.blp, plugins.blp, plugins.admin_blp,
@@ -119,8 +121,8 @@ def _register_kernel_routes(app: Flask, api: ProblemApi) -> None:
 
 def _init_plugins(app: Flask, api: ProblemApi, settings: Settings, extra: list[Any],
                   load_builtin: bool, load_entry_points: bool) -> None:
-    from kernel import plugin_web
-    from kernel.routes.health import readiness_checks
+    from kernel.registry import install as plugin_web
+    from kernel.web.routes.health import readiness_checks
 
     registry = PluginRegistry(settings.plugins_allow, settings.plugins_deny)
     candidates: list[Candidate] = []

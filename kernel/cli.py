@@ -46,7 +46,7 @@ def db_group() -> None:
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: every head)."""
-    from kernel import migrate
+    from kernel.data import migrate
 
     migrate.upgrade(current_app._get_current_object(), revision)  # type: ignore[attr-defined]
     click.echo(f"database upgraded to {revision}")
@@ -57,7 +57,7 @@ def db_upgrade(revision: str) -> None:
 @with_appcontext
 def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION (``base`` empties the database)."""
-    from kernel import migrate
+    from kernel.data import migrate
 
     migrate.downgrade(current_app._get_current_object(), revision)  # type: ignore[attr-defined]
     click.echo(f"database downgraded to {revision}")
@@ -67,7 +67,7 @@ def db_downgrade(revision: str) -> None:
 @with_appcontext
 def db_check() -> None:
     """Fail when the models and the migrations disagree."""
-    from kernel import migrate
+    from kernel.data import migrate
 
     migrate.check(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo("models and migrations agree")
@@ -80,7 +80,7 @@ def db_check() -> None:
 @with_appcontext
 def create_admin(email: str, password: str, name: str | None) -> None:
     """Create a platform admin, or promote an existing user."""
-    from kernel.routes.admin import promote_admin
+    from kernel.web.routes.admin import promote_admin
 
     if len(password) < 10:
         raise click.BadParameter("use at least 10 characters", param_hint="--password")
@@ -94,7 +94,7 @@ def create_admin(email: str, password: str, name: str | None) -> None:
 @with_appcontext
 def demo(email: str, password: str | None) -> None:
     """Seed a demo tenant (idempotent) and print how to log in."""
-    from kernel.demo import seed_demo
+    from kernel.tenancy.demo import seed_demo
 
     password = password or secrets.token_urlsafe(9)
     result = seed_demo(email, password)
@@ -126,7 +126,7 @@ def plugins_list() -> None:
 @with_appcontext
 def worker(queues: tuple[str, ...], burst: bool) -> None:
     """Run an rq worker for QUEUES (default: every queue jobs are declared on)."""
-    from kernel.jobs import make_worker
+    from kernel.runtime.jobs import make_worker
 
     try:
         rq_worker = make_worker(current_app._get_current_object(), list(queues) or None)  # type: ignore[attr-defined]
@@ -139,7 +139,7 @@ def worker(queues: tuple[str, ...], burst: bool) -> None:
 @with_appcontext
 def cron() -> None:
     """Run the cron scheduler (rq's), which enqueues every cron JobSpec on time."""
-    from kernel.jobs import make_cron_scheduler
+    from kernel.runtime.jobs import make_cron_scheduler
 
     try:
         scheduler = make_cron_scheduler(current_app._get_current_object())  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import context
 
-from kernel.db import Base, UTCDateTime
+from kernel.data.session import Base, UTCDateTime
 
 log = logging.getLogger("plugboard.migrations")
 

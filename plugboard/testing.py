@@ -26,7 +26,8 @@ import pytest
 from flask import Flask
 from werkzeug.test import TestResponse
 
-from kernel import create_app, migrate
+from kernel import create_app
+from kernel.data import migrate
 
 PASSWORD = "plugin-author-password"  # noqa: S105 - a throw-away test account
 

@@ -26,9 +26,10 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from kernel import create_app, migrate
-from kernel.db import Base
-from kernel.storage import LocalStorage, S3Storage, Storage
+from kernel import create_app
+from kernel.data import migrate
+from kernel.data.session import Base
+from kernel.runtime.storage import LocalStorage, S3Storage, Storage
 from tests.helpers import Api, MailBox, SmtpSink, free_port
 
 PG_ADMIN_URL = os.environ.get(
@@ -229,7 +230,7 @@ def drain_jobs(app: Flask) -> None:
     """Run every queued job now (a real rq worker in burst mode); inline mode has none."""
     if app.extensions["plugboard.jobs_runner"].inline:
         return
-    from kernel.jobs import make_worker
+    from kernel.runtime.jobs import make_worker
 
     with app.app_context():
         make_worker(app).work(burst=True, with_scheduler=True)

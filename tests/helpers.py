@@ -150,8 +150,8 @@ class Api:
 
     def account_for(self, email_addr: str, tenant_slug: str, member: dict[str, Any]) -> Account:
         with self.app.app_context():
-            from kernel.db import db
-            from kernel.models import User
+            from kernel.data.models import User
+            from kernel.data.session import db
 
             passwords = self.app.extensions["plugboard.passwords"]
             user = db.session.get(User, uuid.UUID(member["user_id"]))
@@ -164,7 +164,7 @@ class Api:
 
     def make_admin(self, email_addr: str = "root@platform.example.com") -> Account:
         with self.app.app_context():
-            from kernel.routes.admin import promote_admin
+            from kernel.web.routes.admin import promote_admin
 
             user = promote_admin(email_addr, PASSWORD, "Root")
             user_id = str(user.id)
@@ -189,7 +189,7 @@ def assert_problem(resp: TestResponse, status: int, type_suffix: str | None = No
 
 def _model_tables(app: Flask) -> list[sa.Table]:
     """The tables of every model that exist in ``app``'s database (plugins may be left out)."""
-    from kernel.db import Base
+    from kernel.data.session import Base
 
     existing = set(sa.inspect(app.extensions["plugboard.db"]).get_table_names())
     return [t for t in Base.metadata.sorted_tables if t.name in existing]
@@ -197,8 +197,8 @@ def _model_tables(app: Flask) -> list[sa.Table]:
 
 def row_counts(app: Flask) -> dict[str, int]:
     """Rows per table of every model, across tenants (to show a refused call changed nothing)."""
-    from kernel.db import db
-    from kernel.tenancy import platform_scope
+    from kernel.data.session import db
+    from kernel.tenancy.scope import platform_scope
 
     with app.app_context(), platform_scope():
         return {t.name: db.session.scalar(sa.select(sa.func.count()).select_from(t)) or 0
@@ -207,8 +207,8 @@ def row_counts(app: Flask) -> dict[str, int]:
 
 def snapshot(app: Flask, skip: tuple[str, ...] = ("audit_log",)) -> dict[str, list[dict[str, Any]]]:
     """Every row of every model's table (but ``skip``), sorted, for before/after comparisons."""
-    from kernel.db import db
-    from kernel.tenancy import platform_scope
+    from kernel.data.session import db
+    from kernel.tenancy.scope import platform_scope
 
     out: dict[str, list[dict[str, Any]]] = {}
     with app.app_context(), platform_scope():

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from kernel.rls import disable_tenant_rls, enable_tenant_rls
+from kernel.data.rls import disable_tenant_rls, enable_tenant_rls
 
 TENANT_OWNED = ("memberships", "domains", "api_keys", "audit_log")
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from kernel.rls import disable_tenant_rls, enable_tenant_rls
+from kernel.data.rls import disable_tenant_rls, enable_tenant_rls
 
 revision: str = "0002_plugin_activations"
 down_revision: str | Sequence[str] | None = "0001_kernel"

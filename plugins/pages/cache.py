@@ -3,7 +3,7 @@
 A warm storefront fetch is two dict look-ups and no SQL: the entry holds the response
 body, its strong ETag and its headers, ready to send. Entries are dropped per tenant
 when :func:`announce` is called after a publish, unpublish, restore, move or delete:
-:mod:`kernel.broadcast` carries that to every process (Redis pub/sub), typically within
+:mod:`kernel.runtime.broadcast` carries that to every process (Redis pub/sub), typically within
 milliseconds. A load that raced with such a change is not stored (generation check),
 so a stale page can never stick.
 

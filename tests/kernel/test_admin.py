@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.db import db
-from kernel.models import User
+from kernel.data.models import User
+from kernel.data.session import db
 from tests.helpers import Account, Api, assert_problem, assert_rejected, row_counts
 
 TENANTS = "/api/v1/admin/tenants"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from kernel.db import db
-from kernel.models import Tenant
-from kernel.tenancy import platform_scope
+from kernel.data.models import Tenant
+from kernel.data.session import db
+from kernel.tenancy.scope import platform_scope
 from tests.helpers import Account, Api, assert_problem, row_counts
 
 MAX_BODY = 2048

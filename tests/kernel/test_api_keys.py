@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.db import db
-from kernel.models import ApiKey
-from kernel.tenancy import platform_scope
+from kernel.data.models import ApiKey
+from kernel.data.session import db
+from kernel.tenancy.scope import platform_scope
 from tests.helpers import Account, Api, assert_problem, assert_rejected, row_counts
 
 KEYS = "/api/v1/api-keys"

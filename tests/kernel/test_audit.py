@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.db import db
-from kernel.models import AuditEntry
-from kernel.tenancy import platform_scope
+from kernel.data.models import AuditEntry
+from kernel.data.session import db
+from kernel.tenancy.scope import platform_scope
 from tests.helpers import Account, Api, assert_problem
 
 AUDIT = "/api/v1/admin/audit-log"

@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.db import db
-from kernel.models import RefreshToken, Tenant, User
-from kernel.security import token_digest
-from kernel.tenancy import platform_scope
+from kernel.data.models import RefreshToken, Tenant, User
+from kernel.data.session import db
+from kernel.identity.credentials import token_digest
+from kernel.tenancy.scope import platform_scope
 from tests.helpers import PASSWORD, Account, Api, assert_problem, row_counts
 
 MAX_PER_ACCOUNT = 3

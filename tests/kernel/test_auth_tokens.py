@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel import security
-from kernel.db import db
-from kernel.models import ApiKey, RefreshToken, Tenant
-from kernel.security import derive_key
-from kernel.tenancy import platform_scope
+from kernel.data.models import ApiKey, RefreshToken, Tenant
+from kernel.data.session import db
+from kernel.identity import credentials as security
+from kernel.identity.credentials import derive_key
+from kernel.tenancy.scope import platform_scope
 from tests.helpers import Account, Api, assert_problem, row_counts
 
 ME = "/api/v1/auth/me"

@@ -17,7 +17,7 @@ from flask import Flask
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from kernel.bundles import BLOB_PREFIX
+from kernel.registry.bundles import BLOB_PREFIX
 from tests.helpers import Api, assert_problem
 from tests.kernel.bundle_helpers import (
     BUNDLES,

@@ -17,10 +17,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.bundles import BLOB_PREFIX
-from kernel.db import db
-from kernel.models import AuditEntry
-from kernel.tenancy import platform_scope, tenant_scope
+from kernel.data.models import AuditEntry
+from kernel.data.session import db
+from kernel.registry.bundles import BLOB_PREFIX
+from kernel.tenancy.scope import platform_scope, tenant_scope
 from tests.conftest import S3Server
 from tests.helpers import assert_problem
 from tests.kernel.bundle_helpers import (

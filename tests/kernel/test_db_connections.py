@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.pool import NullPool
 
-import kernel.db as kernel_db
+import kernel.data.session as kernel_db
 from kernel import create_app
-from kernel.db import after_commit, db
-from kernel.models import Domain
-from kernel.tenancy import platform_scope, tenant_scope
+from kernel.data.models import Domain
+from kernel.data.session import after_commit, db
+from kernel.tenancy.scope import platform_scope, tenant_scope
 from tests.helpers import Api
 
 pytestmark = pytest.mark.postgres_only

@@ -18,9 +18,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.db import db, utcnow
-from kernel.events import EventDelivery, OutboxEvent, emit
-from kernel.tenancy import platform_scope, tenant_scope
+from kernel.data.session import db, utcnow
+from kernel.runtime.events import EventDelivery, OutboxEvent, emit
+from kernel.tenancy.scope import platform_scope, tenant_scope
 from tests.helpers import Account, Api, assert_problem
 from tests.kernel.test_jobs import work
 from tests.testplugins import others
@@ -123,7 +123,7 @@ def test_failing_deliveries_are_retried_then_parked_and_admins_can_retry(world: 
 WORKER = """
 import json, sys
 from kernel import create_app
-from kernel.jobs import make_worker
+from kernel.runtime.jobs import make_worker
 from tests.testplugins import others
 from tests.testplugins.full import plugin as full
 

@@ -14,9 +14,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.db import db
-from kernel.jobs import JobRun, make_worker
-from kernel.tenancy import platform_scope, tenant_scope
+from kernel.data.session import db
+from kernel.runtime.jobs import JobRun, make_worker
+from kernel.tenancy.scope import platform_scope, tenant_scope
 from tests.helpers import Account, Api, assert_problem
 from tests.testplugins.full import plugin as full
 from tests.testplugins.full.models import FullNote

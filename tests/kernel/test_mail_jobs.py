@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from kernel import create_app
-from kernel.db import db
-from kernel.jobs import JobRun
-from kernel.tenancy import platform_scope
+from kernel.data.session import db
+from kernel.runtime.jobs import JobRun
+from kernel.tenancy.scope import platform_scope
 from tests.conftest import drain_jobs
 from tests.helpers import Api, MailBox
 

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from kernel import create_app
-from kernel.db import db
-from kernel.models import RefreshToken
-from kernel.tenancy import platform_scope
+from kernel.data.models import RefreshToken
+from kernel.data.session import db
+from kernel.tenancy.scope import platform_scope
 from tests.helpers import (
     PASSWORD,
     Account,

@@ -8,8 +8,8 @@ import uuid
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.db import db
-from kernel.models import User, UserToken
+from kernel.data.models import User, UserToken
+from kernel.data.session import db
 from tests.helpers import PASSWORD, Account, Api, MailBox, assert_problem, row_counts
 
 NEW_PASSWORD = "a brand new passphrase"

@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.activation import PluginActivation
-from kernel.db import db
-from kernel.tenancy import platform_scope
+from kernel.data.session import db
+from kernel.registry.activation import PluginActivation
+from kernel.tenancy.scope import platform_scope
 from tests.helpers import Api, assert_problem
 from tests.testplugins import others
 from tests.testplugins.full import plugin as full

@@ -166,7 +166,7 @@ def test_hook_plugboard_resolve_payable(world: dict[str, Any]) -> None:
 def test_hook_plugboard_component_data(world: dict[str, Any]) -> None:
     app, api, a = world["app"], world["api"], world["a"]
     api.post("/api/v1/full/notes", a, json={"text": "n"})
-    from kernel.tenancy import tenant_scope
+    from kernel.tenancy.scope import tenant_scope
 
     with app.app_context(), tenant_scope(uuid.UUID(a.tenant_id)):
         hook = app.extensions["plugboard.registry"].hook_for(enabled_of(app, a), "plugboard_component_data")

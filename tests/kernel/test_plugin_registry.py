@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from hookspecs import PluginInfo
-from kernel.registry import Candidate, PluginRegistry, RegistryFrozenError
+from kernel.registry.manager import Candidate, PluginRegistry, RegistryFrozenError
 from tests.helpers import Api, assert_problem
 from tests.testplugins import others
 from tests.testplugins.full import plugin as full

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.db import Base, db, is_tenant_owned
-from kernel.tenancy import platform_scope, tenant_scope
+from kernel.data.session import Base, db, is_tenant_owned
+from kernel.tenancy.scope import platform_scope, tenant_scope
 from tests.helpers import Account, Api
 
 pytestmark = pytest.mark.postgres_only

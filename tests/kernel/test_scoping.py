@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.db import db
-from kernel.models import ApiKey, Domain, Membership, Tenant, User
-from kernel.tenancy import TenantScopeError, current_tenant_id, platform_scope, tenant_scope
+from kernel.data.models import ApiKey, Domain, Membership, Tenant, User
+from kernel.data.session import db
+from kernel.tenancy.scope import TenantScopeError, current_tenant_id, platform_scope, tenant_scope
 from tests.helpers import Account, Api
 
 

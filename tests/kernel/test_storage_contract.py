@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from kernel import create_app
 from kernel.config import Settings
-from kernel.storage import LocalStorage, ObjectNotFound, S3Storage, Storage, make_storage
+from kernel.runtime.storage import LocalStorage, ObjectNotFound, S3Storage, Storage, make_storage
 from tests.conftest import S3Server, base_config
 from tests.helpers import SmtpSink, free_port
 

@@ -20,9 +20,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 
-from kernel import create_app, migrate
-from kernel.db import Base, db
-from kernel.tenancy import tenant_scope
+from kernel import create_app
+from kernel.data import migrate
+from kernel.data.session import Base, db
+from kernel.tenancy.scope import tenant_scope
 from tests.helpers import Account, Api, assert_problem
 
 MESSAGES = "/api/v1/hello/messages"

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hookspecs import PluginInfo, hookimpl
 from kernel.api import Base, TenantOwned, auth_required, db, problem
-from kernel.tenancy import platform_scope
+from kernel.tenancy.scope import platform_scope
 
 plugin_info = PluginInfo(
     name="broken",

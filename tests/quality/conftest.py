@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from kernel import create_app, migrate
+from kernel import create_app
+from kernel.data import migrate
 from tests.conftest import _drop_namespace, _empty_tables, base_config
 from tests.helpers import SmtpSink
 

@@ -24,8 +24,8 @@ from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import Case, GenerationMode
 
-from kernel.db import Base, db
-from kernel.tenancy import platform_scope
+from kernel.data.session import Base, db
+from kernel.tenancy.scope import platform_scope
 from tests.helpers import Account
 from tests.quality.harness import (
     PARAM,

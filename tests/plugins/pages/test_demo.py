@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from kernel.demo import seed_demo
+from kernel.tenancy.demo import seed_demo
 from plugins.pages import demo
 from tests.helpers import Api
 from tests.plugins.pages.conftest import PAGES, storefront

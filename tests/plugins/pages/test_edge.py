@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from kernel import create_app, plugin_web
-from kernel.observability import JsonFormatter
+from kernel import create_app
+from kernel.registry import install as plugin_web
+from kernel.web.observability import JsonFormatter
 from tests.helpers import Account, Api, assert_problem
 from tests.plugins.pages.conftest import PUBLIC, create, doc, node, publish, storefront
 

@@ -8,7 +8,7 @@ Create Date: 2026-11-21
 import sqlalchemy as sa
 from alembic import op
 
-from kernel.rls import disable_tenant_rls, enable_tenant_rls
+from kernel.data.rls import disable_tenant_rls, enable_tenant_rls
 
 revision = "broken_0001"
 down_revision = None

@@ -1,0 +1,1 @@
+"""Who is calling: accounts, authentication (principals, decorators), credentials, roles, rate limits."""

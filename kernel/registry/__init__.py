@@ -1,0 +1,1 @@
+"""The plugins: registry, per-tenant activation, installing registrations, route gates, bundles."""

@@ -1,0 +1,1 @@
+"""What runs beside requests: jobs, events (outbox), broadcast, object storage, mail, audit."""

@@ -1,0 +1,206 @@
+"""Domain events through a transactional outbox, delivered at least once, applied once.
+
+``emit(tenant_id, "payment.succeeded", payload)`` adds an ``outbox_events`` row to the
+caller's transaction; nothing is sent if it rolls back. After commit a dispatch job
+fans the event out to one ``event_deliveries`` row per handler of the plugins enabled
+for the tenant (unique per event and handler: the idempotency key) and enqueues a
+delivery job for each. A delivery runs the handler and marks itself delivered in the
+same transaction, so a handler's database work happens exactly once even when the
+dispatcher runs twice or a worker dies mid-delivery (the sweep re-enqueues it).
+Failed deliveries are retried with back-off, then parked for an admin to retry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import traceback
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hookspecs import EventHandler, JobSpec
+from kernel.data.session import Base, TenantOwned, db, utcnow
+from kernel.tenancy.scope import platform_scope, tenant_scope
+
+log = logging.getLogger("plugboard.events")
+
+MAX_ATTEMPTS = 5
+BACKOFF = (5, 30, 120, 600)
+
+
+class OutboxEvent(TenantOwned, Base):
+    __tablename__ = "outbox_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+
+
+class EventDelivery(TenantOwned, Base):
+    __tablename__ = "event_deliveries"
+    __table_args__ = (sa.UniqueConstraint("event_id", "handler"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    event_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("outbox_events.id", ondelete="CASCADE"))
+    plugin: Mapped[str] = mapped_column(sa.String(40))
+    handler: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    next_attempt_at: Mapped[dt.datetime | None]
+    delivered_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+def handler_name(plugin: str, handler: EventHandler) -> str:
+    func = handler.func
+    return handler.name or f"{plugin}:{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', '')}"
+
+
+def emit(tenant_id: uuid.UUID, name: str, payload: dict[str, Any]) -> uuid.UUID:
+    """Record event ``name`` in the current transaction; dispatched after commit."""
+    event = OutboxEvent(tenant_id=tenant_id, name=name, payload=payload)
+    with tenant_scope(tenant_id):
+        db.session.add(event)
+        db.session.flush()
+    current_app.extensions["plugboard.jobs_runner"].enqueue("kernel.dispatch_events")
+    return event.id
+
+
+def _handlers(name: str) -> list[tuple[str, EventHandler]]:
+    registered: dict[str, list[tuple[str, EventHandler]]] = current_app.extensions.get(
+        "plugboard.event_handlers", {})
+    return registered.get(name, [])
+
+
+def dispatch_events(limit: int = 500) -> int:
+    """Fan undispatched events out to deliveries; re-enqueue stale or due deliveries."""
+    jobs = current_app.extensions["plugboard.jobs_runner"]
+    activations = current_app.extensions["plugboard.activations"]
+    created: list[uuid.UUID] = []
+    with platform_scope():
+        events = list(db.session.scalars(
+            sa.select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))
+            .order_by(OutboxEvent.created_at).limit(limit).with_for_update(skip_locked=True)
+        ))
+        for event in events:
+            enabled = activations.snapshot.enabled(event.tenant_id)
+            for plugin, handler in _handlers(event.name):
+                if plugin not in enabled:
+                    continue
+                created.append(_delivery(event, plugin, handler_name(plugin, handler)))
+            event.dispatched_at = utcnow()
+        db.session.commit()
+        due = list(db.session.scalars(
+            sa.select(EventDelivery.id).where(
+                EventDelivery.status == "pending",
+                sa.or_(EventDelivery.next_attempt_at.is_(None),
+                       EventDelivery.next_attempt_at <= utcnow()),
+                EventDelivery.id.not_in(created) if created else sa.true(),
+            ).limit(limit)
+        ))
+    for delivery_id in [*created, *due]:
+        jobs.submit("kernel.deliver_event", None, None, {"delivery_id": str(delivery_id)})
+    return len(created) + len(due)
+
+
+def _delivery(event: OutboxEvent, plugin: str, handler: str) -> uuid.UUID:
+    """The delivery row of (event, handler), created once whatever the dispatcher does."""
+    existing = db.session.scalar(sa.select(EventDelivery.id).where(
+        EventDelivery.event_id == event.id, EventDelivery.handler == handler))
+    if existing is not None:
+        return existing
+    row = EventDelivery(tenant_id=event.tenant_id, event_id=event.id, plugin=plugin, handler=handler)
+    with db.session.begin_nested():
+        db.session.add(row)
+    return row.id
+
+
+def deliver_event(delivery_id: str) -> str:
+    """Run one handler for one event, at most once (the row is locked and marked)."""
+    with platform_scope():
+        row = db.session.scalars(
+            sa.select(EventDelivery).where(EventDelivery.id == uuid.UUID(delivery_id))
+            .with_for_update()
+        ).one_or_none()
+        if row is None or row.status != "pending":
+            db.session.rollback()
+            return "nothing to do"
+        event = db.session.get(OutboxEvent, row.event_id)
+        row_id, tenant_id, plugin, name = row.id, row.tenant_id, row.plugin, row.handler
+    assert event is not None
+    if not current_app.extensions["plugboard.activations"].is_enabled(tenant_id, plugin):
+        _finish(row, "skipped", None)
+        return "skipped"
+    handler = next((h for p, h in _handlers(event.name) if handler_name(p, h) == name), None)
+    if handler is None:
+        _finish(row, "parked", f"handler {name!r} is no longer registered")
+        return "parked"
+    try:
+        with tenant_scope(tenant_id):
+            _invoke(handler, tenant_id, event)
+            row.status, row.delivered_at = "delivered", utcnow()
+            row.attempts += 1
+            db.session.commit()
+    except Exception:
+        db.session.rollback()
+        _failed(row_id, traceback.format_exc(limit=5)[-4000:])
+        return "failed"
+    return "delivered"
+
+
+def _invoke(handler: EventHandler, tenant_id: uuid.UUID, event: OutboxEvent) -> None:
+    import inspect
+
+    params = inspect.signature(handler.func).parameters
+    available = {"tenant_id": tenant_id, "payload": dict(event.payload), "event_id": event.id,
+                 "event": event.name}
+    handler.func(**{k: v for k, v in available.items() if k in params})
+
+
+def _finish(row: EventDelivery, status: str, error: str | None) -> None:
+    with platform_scope():
+        row.status, row.last_error = status, error
+        db.session.commit()
+
+
+def _failed(delivery_id: uuid.UUID, error: str) -> None:
+    with platform_scope():
+        row = db.session.get(EventDelivery, delivery_id)
+        assert row is not None
+        row.attempts += 1
+        row.last_error = error
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status = "parked"
+            log.error("event delivery parked", extra={"delivery": str(row.id), "handler": row.handler})
+        else:
+            delay = BACKOFF[min(row.attempts - 1, len(BACKOFF) - 1)]
+            row.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
+        db.session.commit()
+
+
+def retry_parked(delivery_id: uuid.UUID) -> EventDelivery | None:
+    """Give a parked delivery another round of attempts (admin action)."""
+    row = db.session.get(EventDelivery, delivery_id)
+    if row is None or row.status != "parked":
+        return None
+    row.status, row.attempts, row.next_attempt_at = "pending", 0, None
+    db.session.commit()
+    current_app.extensions["plugboard.jobs_runner"].submit(
+        "kernel.deliver_event", None, None, {"delivery_id": str(row.id)})
+    return row
+
+
+def kernel_job_specs() -> list[JobSpec]:
+    return [
+        JobSpec("kernel.dispatch_events", dispatch_events, queue="events", timeout=300,
+                cron="* * * * *"),
+        JobSpec("kernel.deliver_event", deliver_event, queue="events", timeout=300),
+    ]
+

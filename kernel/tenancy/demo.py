@@ -1,0 +1,66 @@
+"""The demo tenant that ``plugboard demo`` seeds for a first run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+
+from kernel.data.models import Membership, Tenant, User
+from kernel.data.session import db, utcnow
+from kernel.identity import accounts
+from kernel.tenancy.scope import tenant_scope
+
+DEMO_SLUG = "demo"
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    email: str
+    password: str
+    tenant_slug: str
+    created: bool
+
+    def describe(self, base_url: str) -> str:
+        state = "created" if self.created else "already there; password reset to the one below"
+        return (
+            f"Demo tenant '{self.tenant_slug}' {state}.\n"
+            f"  email:    {self.email}\n"
+            f"  password: {self.password}\n"
+            f"Log in:\n"
+            f"  curl -s -X POST {base_url}/api/v1/auth/login -H 'Content-Type: application/json' "
+            f"-d '{{\"email\": \"{self.email}\", \"password\": \"{self.password}\"}}'\n"
+            f"Storefront (this tenant): curl -s -H 'X-Tenant: {self.tenant_slug}' "
+            f"{base_url}/api/v1/public/tenant\n"
+            f"API docs: {base_url}/api/docs"
+        )
+
+
+def seed_demo(email: str, password: str) -> DemoResult:
+    passwords = current_app.extensions["plugboard.passwords"]
+    tenant = db.session.scalars(sa.select(Tenant).where(Tenant.slug == DEMO_SLUG)).one_or_none()
+    user = accounts.user_by_email(email)
+    created = tenant is None
+    if tenant is None:
+        tenant = Tenant(slug=DEMO_SLUG, name="Demo Company", settings={})
+        db.session.add(tenant)
+    if user is None:
+        user = User(email=email, name="Demo Owner", password_hash="", email_verified_at=utcnow())
+        db.session.add(user)
+    user.password_hash = passwords.hash(password)
+    db.session.flush()
+    with tenant_scope(tenant.id):
+        member = db.session.scalars(
+            sa.select(Membership).where(Membership.user_id == user.id)
+        ).one_or_none()
+        if member is None:
+            db.session.add(Membership(user_id=user.id, role="owner"))
+        db.session.commit()
+    if created:  # like every new tenant, it starts with the default-enabled plugins on
+        current_app.extensions["plugboard.activations"].seed_new_tenant(tenant.id, str(user.id))
+    for seed in current_app.extensions.get("plugboard.demo_seeders", []):
+        with tenant_scope(tenant.id):
+            seed(tenant.id)
+    current_app.extensions["plugboard.tenants"].invalidate()
+    return DemoResult(email, password, DEMO_SLUG, created)

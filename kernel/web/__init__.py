@@ -1,0 +1,1 @@
+"""HTTP: problem+json errors, schemas, pagination, CORS, observability, the public edge, routes/."""
