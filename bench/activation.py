@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from hookspecs import PluginInfo, hookimpl
+from kernel.services import kernel_services
 
 RESULTS = Path(__file__).resolve().parent / "results" / "activation.json"
 HOOK = "plugboard_request_guard"
@@ -144,8 +145,8 @@ def snapshot_memory(data_dir: str, plugins: int, tenants: int, seed: int,
     ``pooled``: tenants share ``POOL`` frozensets (as interning equal sets would give).
     """
     app = build_app(data_dir, plugins)
-    snapshot = app.extensions["plugboard.activations"].snapshot
-    names = sorted(app.extensions["plugboard.registry"].names())
+    snapshot = kernel_services(app).activations.snapshot
+    names = sorted(kernel_services(app).registry.names())
     rng = random.Random(seed)  # noqa: S311 - a reproducible workload, not cryptography
     pool = [random_subset(rng, names) for _ in range(POOL)]
     gc.collect()
@@ -158,7 +159,7 @@ def snapshot_memory(data_dir: str, plugins: int, tenants: int, seed: int,
     tracemalloc.stop()
     gc.collect()
     rss = rss_bytes() - rss_before
-    app.extensions["plugboard.db"].dispose()
+    kernel_services(app).engine.dispose()
     return {"tenants": tenants, "tracemalloc_bytes": traced, "bytes_per_tenant": traced / tenants,
             "rss_growth_bytes": rss}
 
@@ -183,7 +184,7 @@ def run(checks: int, plugins: int, sizes: Sequence[int], seed: int) -> dict[str,
                            "target_ns": TARGET_NS, "rows": []}
     with tempfile.TemporaryDirectory() as tmp:
         app = build_app(tmp, plugins)
-        activations = app.extensions["plugboard.activations"]
+        activations = kernel_services(app).activations
         names = sorted(activations.registry.names())
         assert len(names) == plugins, activations.registry.failures()
         pool = [random_subset(rng, names) for _ in range(POOL)]
@@ -206,7 +207,7 @@ def run(checks: int, plugins: int, sizes: Sequence[int], seed: int) -> dict[str,
             }
             out["rows"].append(row)
             print_row(row)
-        app.extensions["plugboard.db"].dispose()
+        kernel_services(app).engine.dispose()
         out["memory"] = snapshot_memory(tmp, plugins, max(sizes), seed, pooled=False)
         out["memory_pooled"] = snapshot_memory(tmp, plugins, max(sizes), seed, pooled=True)
     return out

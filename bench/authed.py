@@ -18,6 +18,8 @@ from typing import Any
 
 from flask import Flask
 
+from kernel.services import kernel_services
+
 TENANT = "bench"
 NOTES = 5
 NOTES_PATH = "/api/v1/full/notes"
@@ -85,7 +87,7 @@ def seed(env: dict[str, str]) -> Seeded:
     publish_home(flask_app, uuid.UUID(body["tenant"]["id"]))
     resp = client.get(PAGE_PATH, headers={"X-Tenant": TENANT})
     assert resp.status_code == 200, resp.get_data()
-    flask_app.extensions["plugboard.db"].dispose()
+    kernel_services(flask_app).engine.dispose()
     return Seeded(body["access_token"], body["tenant"]["id"], resp.get_data())
 
 

@@ -50,6 +50,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from kernel.services import kernel_services
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "storefront.json"
 PG_ADMIN = os.environ.get("PLUGBOARD_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -188,7 +190,7 @@ def seed(env: dict[str, str]) -> dict[str, bytes]:
         resp = client.get("/api/v1/public/pages" + path, headers={"X-Tenant": TENANT})
         assert resp.status_code == 200, resp.get_data()
         bodies[path] = resp.get_data()
-    app.extensions["plugboard.db"].dispose()
+    kernel_services(app).engine.dispose()
     return bodies
 
 
@@ -339,14 +341,12 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
 def app_without_edge() -> Any:
     """The storefront app with the kernel's public edge taken out (every hit through Flask)."""
     from kernel import create_app
-    from kernel.registry.install import PublicEdge
+    from kernel.web.edge import PublicEdge
 
     app = create_app()
-    holder: Any = app
-    attr = "wsgi_app"
-    while not isinstance(getattr(holder, attr), PublicEdge):
-        holder, attr = getattr(holder, attr), "app"
-    setattr(holder, attr, getattr(holder, attr).wsgi_app)
+    edge = app.wsgi_app  # the outermost layer: no trusted proxies in the bench
+    assert isinstance(edge, PublicEdge)
+    app.wsgi_app = edge.wsgi_app  # type: ignore[method-assign]
     return app
 
 

@@ -41,6 +41,15 @@ def plugboard_webhook_blueprints(app: Any) -> Sequence[Any]:  # type: ignore[emp
 
 
 @hookspec
+def plugboard_app_ready(app: Any) -> None:
+    """One-time set-up once every plugin's registrations are installed. Since 1.1.
+
+    Blueprint hooks only return blueprints; subscribe caches, add demo seeders and public
+    responders here. Raising leaves the plugin out.
+    """
+
+
+@hookspec
 def plugboard_jobs() -> Sequence[JobSpec]:  # type: ignore[empty-body]
     """Background jobs this plugin offers, optionally on a cron schedule. Since 1.0."""
 

@@ -8,8 +8,11 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
 * tenancy: :func:`tenant_scope`, :func:`current_tenant_id`, :func:`platform_scope`,
   :class:`TenantScopeError`, :func:`enter_tenant` (webhooks that find the tenant in
   the payload)
-* auth: :func:`auth_required`, :func:`current_principal`, :class:`Principal`
-* errors and HTTP helpers: :func:`problem`, :class:`Problem`, :func:`paginate`,
+* auth: :func:`auth_required`, :func:`platform_admin_required`, :func:`require_permission`
+  (checks that depend on the data), :func:`current_principal`, :func:`acting_principal`
+  (who to record as the actor), :class:`Principal`
+* errors and HTTP helpers: :func:`problem`, :class:`Problem`, :func:`validation_problem`
+  and :func:`field_error` (422 with field errors), :func:`paginate`,
   :func:`audit_describe`, :func:`public_tenant`
 * migrations: :func:`enable_tenant_rls`, :func:`disable_tenant_rls`
 * services: :func:`plugin_config`, :func:`mailer`, :func:`tenant_hook`, :func:`storage`,
@@ -25,23 +28,32 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
 from kernel.data import session as _db
 from kernel.data.rls import disable_tenant_rls, enable_tenant_rls
 from kernel.data.session import Base, TenantOwned, db, utcnow
-from kernel.identity.auth import Principal, auth_required, current_principal
-from kernel.registry.install import EdgeResponse, add_public_responder, enter_tenant
+from kernel.identity.auth import (
+    Principal,
+    acting_principal,
+    auth_required,
+    current_principal,
+    platform_admin_required,
+    require_permission,
+)
+from kernel.problems import Problem, field_error, problem, validation_problem
+from kernel.registry.gates import enter_tenant
 from kernel.runtime.audit import describe as audit_describe
 from kernel.runtime.broadcast import Broadcast
 from kernel.runtime.mail import Mailer
-from kernel.runtime.storage import Storage
+from kernel.runtime.storage import Storage, public_asset_key, public_asset_url
+from kernel.services import kernel_services
+from kernel.tenancy.directory import public_tenant
 from kernel.tenancy.scope import TenantScopeError, current_tenant_id, platform_scope, tenant_scope
-from kernel.web.errors import Problem, problem
+from kernel.web.edge import EdgeResponse, add_public_responder
 from kernel.web.pagination import paginate
-from kernel.web.routes.public import public_asset_key, public_asset_url, public_tenant
 
 __all__ = [
     "Base",
@@ -50,6 +62,7 @@ __all__ = [
     "Problem",
     "TenantOwned",
     "TenantScopeError",
+    "acting_principal",
     "add_demo_seeder",
     "add_public_responder",
     "after_commit",
@@ -62,19 +75,23 @@ __all__ = [
     "disable_tenant_rls",
     "enable_tenant_rls",
     "enter_tenant",
+    "field_error",
     "mailer",
     "page_components",
     "paginate",
+    "platform_admin_required",
     "platform_scope",
     "plugin_config",
     "problem",
     "public_asset_key",
     "public_asset_url",
     "public_tenant",
+    "require_permission",
     "storage",
     "tenant_hook",
     "tenant_scope",
     "utcnow",
+    "validation_problem",
 ]
 
 
@@ -87,8 +104,7 @@ def plugin_config(plugin: str) -> dict[str, Any]:
 
     .. versionadded:: 1.0
     """
-    activations = current_app.extensions["plugboard.activations"]
-    return cast(dict[str, Any], activations.config_of(current_tenant_id(), plugin))
+    return kernel_services().activations.config_of(current_tenant_id(), plugin)
 
 
 def mailer() -> Mailer:
@@ -98,7 +114,7 @@ def mailer() -> Mailer:
 
     .. versionadded:: 1.0
     """
-    return cast(Mailer, current_app.extensions["plugboard.mailer"])
+    return kernel_services().mailer
 
 
 def tenant_hook(hook: str) -> Any:
@@ -110,7 +126,7 @@ def tenant_hook(hook: str) -> Any:
 
     .. versionadded:: 1.0
     """
-    activations = current_app.extensions["plugboard.activations"]
+    activations = kernel_services().activations
     enabled = activations.snapshot.enabled(current_tenant_id())
     return activations.registry.hook_for(enabled, hook)
 
@@ -123,7 +139,7 @@ def storage() -> Storage:
 
     .. versionadded:: 1.0
     """
-    return cast(Storage, current_app.extensions["plugboard.storage"])
+    return kernel_services().storage
 
 
 def broadcast(app: Flask | None = None) -> Broadcast:
@@ -135,7 +151,7 @@ def broadcast(app: Flask | None = None) -> Broadcast:
 
     .. versionadded:: 1.0
     """
-    return cast(Broadcast, (app or current_app).extensions["plugboard.broadcast"])
+    return kernel_services(app).broadcast
 
 
 def after_commit(callback: Callable[[], None]) -> None:
@@ -155,16 +171,15 @@ def page_components(app: Flask | None = None) -> list[dict[str, Any]]:
 
     .. versionadded:: 1.0
     """
-    found = (app or current_app).extensions.get("plugboard.page_components", [])
-    return [dict(c) for c in found]
+    return [dict(c) for c in kernel_services(app).page_components]
 
 
 def add_demo_seeder(app: Flask, seeder: Callable[[uuid.UUID], None]) -> None:
     """Have ``plugboard demo`` call ``seeder(tenant_id)`` (inside that tenant's scope).
 
-    Call it from a registration hook that receives ``app``. The seeder must be
-    idempotent (``make run`` seeds on every start) and commit its own work.
+    Call it from ``plugboard_app_ready(app)``. The seeder must be idempotent (``make run``
+    seeds on every start) and commit its own work.
 
     .. versionadded:: 1.0
     """
-    app.extensions.setdefault("plugboard.demo_seeders", []).append(seeder)
+    kernel_services(app).demo_seeders.append(seeder)

@@ -15,18 +15,25 @@ from kernel.data.session import db
 from kernel.identity.credentials import Passwords, SecretBox, Tokens
 from kernel.identity.ratelimit import LoginThrottle
 from kernel.identity.rbac import Permissions
+from kernel.problems import field_error, validation_problem
 from kernel.registry.activation import Activations
+from kernel.registry.install import app_ready, install
 from kernel.registry.manager import Candidate, PluginRegistry, builtin_candidates, entry_point_candidates
-from kernel.runtime import account_mail as mail_jobs
-from kernel.runtime import audit, events
+from kernel.registry.registrations import Registration
+from kernel.runtime import account_mail, audit, events
 from kernel.runtime.broadcast import Broadcast
 from kernel.runtime.jobs import Jobs, kernel_job_specs
 from kernel.runtime.mail import Mailer
 from kernel.runtime.storage import make_storage
-from kernel.tenancy.directory import Memberships, TenantDirectory
+from kernel.services import EXTENSION, KernelServices
+from kernel.tenancy.directory import TenantDirectory
+from kernel.tenancy.members import Memberships
 from kernel.tenancy.scope import leave_scope
 from kernel.web import cors, observability
-from kernel.web.errors import ProblemApi, problem, problem_response
+from kernel.web.edge import install_edge
+from kernel.web.errors import ProblemApi, problem_response
+from kernel.web.routes import admin, admin_jobs, auth, bundles, health, keys, plugins, public, tenant
+from kernel.web.routes.health import readiness_checks
 
 API_VERSION = "0.1.0"
 
@@ -73,22 +80,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             }
         },
     )
-    app.extensions["plugboard.settings"] = settings
-    if settings.trusted_proxies:  # client IP (rate limits, audit) and scheme from the proxy
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    app.extensions["plugboard.passwords"] = Passwords(settings)
-    app.extensions["plugboard.tokens"] = Tokens(settings)
-    app.extensions["plugboard.secrets"] = SecretBox(settings)
-    broadcast = Broadcast(settings.redis_url, settings.redis_namespace)
-    app.extensions["plugboard.broadcast"] = broadcast
-    app.extensions["plugboard.tenants"] = TenantDirectory(settings, broadcast)
-    app.extensions["plugboard.memberships"] = Memberships(broadcast)
-    app.extensions["plugboard.permissions"] = Permissions()
-    app.extensions["plugboard.mailer"] = Mailer(settings)
-    app.extensions["plugboard.throttle"] = LoginThrottle(settings, settings.redis_namespace)
-    app.extensions["plugboard.storage"] = make_storage(settings)
-
+    services = KernelServices(settings)
+    app.extensions[EXTENSION] = services
+    _init_services(services)
     db.init_app(app, settings.sqlalchemy_url,
                 prepared_statements=settings.database_prepared_statements)
     if settings.sqlalchemy_url.startswith("sqlite"):
@@ -98,32 +92,42 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _init_request_rules(app)
     audit.init_app(app)
 
-    api = ProblemApi(app)
-    app.extensions["plugboard.api"] = api
-    _register_kernel_routes(app, api)
-    _init_plugins(app, api, settings, extra_plugins, load_builtin, load_entry_points)
+    services.api = ProblemApi(app)
+    _register_kernel_routes(app, services.api)
+    installed = _init_plugins(app, services, extra_plugins, load_builtin, load_entry_points)
     _init_error_handlers(app)
-
-    from kernel.cli import register_commands
-
-    register_commands(app)
+    install_edge(app, installed)
+    if settings.trusted_proxies:  # client IP (rate limits, audit) and scheme from the proxy
+        n = settings.trusted_proxies  # outermost: the edge and Flask see the forwarded request
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     return app
 
 
-def _register_kernel_routes(app: Flask, api: ProblemApi) -> None:
-    from kernel.web.routes import admin, admin_jobs, auth, bundles, health, keys, plugins, public, tenant
+def _init_services(services: KernelServices) -> None:
+    settings = services.settings
+    services.passwords = Passwords(settings)
+    services.tokens = Tokens(settings)
+    services.secrets = SecretBox(settings)
+    services.broadcast = Broadcast(settings.redis_url, settings.redis_namespace)
+    services.tenants = TenantDirectory(settings, services.broadcast)
+    services.memberships = Memberships(services.broadcast)
+    services.permissions = Permissions()
+    services.mailer = Mailer(settings)
+    services.throttle = LoginThrottle(settings, settings.redis_namespace)
+    services.storage = make_storage(settings)
 
+
+def _register_kernel_routes(app: Flask, api: ProblemApi) -> None:
     health.init_app(app)
     for blueprint in (auth.blp, tenant.blp, keys.blp, admin.blp, plugins.blp, plugins.admin_blp,
                       admin_jobs.blp, public.blp, bundles.blp, bundles.admin_blp, bundles.files_blp):
         api.register_blueprint(blueprint)
 
 
-def _init_plugins(app: Flask, api: ProblemApi, settings: Settings, extra: list[Any],
-                  load_builtin: bool, load_entry_points: bool) -> None:
-    from kernel.registry import install as plugin_web
-    from kernel.web.routes.health import readiness_checks
-
+def _init_plugins(app: Flask, services: KernelServices, extra: list[Any],
+                  load_builtin: bool, load_entry_points: bool) -> dict[str, Registration]:
+    """Load, install and freeze the plugins; start the job table. Returns what was installed."""
+    settings = services.settings
     registry = PluginRegistry(settings.plugins_allow, settings.plugins_deny)
     candidates: list[Candidate] = []
     if load_builtin:
@@ -132,20 +136,16 @@ def _init_plugins(app: Flask, api: ProblemApi, settings: Settings, extra: list[A
         candidates += entry_point_candidates()
     candidates += [Candidate(_plugin_name(obj), "app", functools.partial(_same, obj)) for obj in extra]
     registry.load(candidates)
-    broadcast = app.extensions["plugboard.broadcast"]
-    activations = Activations(registry, broadcast, app.extensions["plugboard.secrets"])
-    app.extensions.update({
-        "plugboard.registry": registry,
-        "plugboard.activations": activations,
-        "plugboard.guard": plugin_web.run_guards,
-    })
-    plugin_web.install(app, api, registry)
+    services.registry = registry
+    services.activations = Activations(registry, services.broadcast, services.secrets)
+    installed = install(app, services)
+    app_ready(app, registry)
     registry.freeze()
-    jobs = Jobs(app, settings.redis_url, settings.redis_namespace)
-    for spec in (*kernel_job_specs(), *events.kernel_job_specs(), *mail_jobs.kernel_job_specs()):
-        jobs.register_kernel(spec)
-    app.extensions["plugboard.jobs_runner"] = jobs
+    services.jobs = Jobs(app, settings.redis_url, settings.redis_namespace)
+    for spec in (*kernel_job_specs(), *events.kernel_job_specs(), *account_mail.kernel_job_specs()):
+        services.jobs.register_kernel(spec)
     readiness_checks(app)["plugins"] = functools.partial(_plugins_health, registry)
+    return {name: found for name, found in installed.items() if name in registry.names()}
 
 
 def _same(obj: Any) -> Any:
@@ -229,10 +229,10 @@ def _init_request_rules(app: Flask) -> None:
         if "json" in locations and request.is_json:
             found += [("json", pointer) for pointer in _nul_pointers(request.get_json(silent=True))]
         if found:
-            problem(422, "validation-error", title="Validation failed",
-                    detail="Text must not contain NUL (U+0000) characters.",
-                    errors=[{"field": p[1:].replace("/", "."), "pointer": p, "location": where,
-                             "message": "must not contain NUL characters"} for where, p in found])
+            validation_problem(
+                [field_error(p, "must not contain NUL characters", location=where,
+                             field=p[1:].replace("/", ".")) for where, p in found],
+                detail="Text must not contain NUL (U+0000) characters.")
 
     @app.teardown_request
     def _close_scope(exc: BaseException | None) -> None:

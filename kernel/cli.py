@@ -9,6 +9,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from kernel.services import kernel_services
+
 
 def _create_app(*_args: Any) -> Flask:
     from kernel.app import create_app
@@ -80,11 +82,13 @@ def db_check() -> None:
 @with_appcontext
 def create_admin(email: str, password: str, name: str | None) -> None:
     """Create a platform admin, or promote an existing user."""
-    from kernel.web.routes.admin import promote_admin
+    from kernel.data.session import db
+    from kernel.identity.accounts import promote_admin
 
     if len(password) < 10:
         raise click.BadParameter("use at least 10 characters", param_hint="--password")
     user = promote_admin(email, password, name)
+    db.session.commit()
     click.echo(f"platform admin: {user.email}")
 
 
@@ -98,7 +102,7 @@ def demo(email: str, password: str | None) -> None:
 
     password = password or secrets.token_urlsafe(9)
     result = seed_demo(email, password)
-    base = current_app.extensions["plugboard.settings"].public_url.rstrip("/")
+    base = kernel_services().settings.public_url.rstrip("/")
     click.echo(result.describe(base))
 
 
@@ -111,7 +115,7 @@ def plugins_group() -> None:
 @with_appcontext
 def plugins_list() -> None:
     """Installed plugins: name, version, source, load status (and the error)."""
-    registry = current_app.extensions["plugboard.registry"]
+    registry = kernel_services().registry
     records = sorted(registry.records.values(), key=lambda r: r.name)
     if not records:
         click.echo("no plugins installed")
@@ -161,11 +165,12 @@ def jobs_run(name: str, tenant: str | None) -> None:
     """Enqueue job NAME now (inline without Redis); ``kernel.cron`` takes --job via NAME=job."""
     import uuid
 
-    runner = current_app.extensions["plugboard.jobs_runner"]
+    runner = kernel_services().jobs
     runner.submit(name, uuid.UUID(tenant) if tenant else None, None, {})
     click.echo(f"{name}: {'ran inline' if runner.inline else 'enqueued'}")
 
 
-def register_commands(app: Flask) -> None:
-    for command in (serve, db_group, create_admin, demo, plugins_group, worker, cron, jobs_group):
-        app.cli.add_command(command)
+# The commands hang off the `plugboard` group, not off app.cli: the app factory does not
+# know the CLI (the CLI builds the app through FlaskGroup instead).
+for _command in (serve, db_group, create_admin, demo, plugins_group, worker, cron, jobs_group):
+    main.add_command(_command)

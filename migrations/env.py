@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from alembic import context
 
 from kernel.data.session import Base, UTCDateTime
+from kernel.services import kernel_services
 
 log = logging.getLogger("plugboard.migrations")
 
@@ -18,7 +19,7 @@ app = config.attributes["app"]
 
 def _foreign_tables() -> set[str]:
     """Tables of models from plugins this app did not load: not this database's business."""
-    registry = app.extensions["plugboard.registry"]
+    registry = kernel_services(app).registry
     packages = ["kernel", *(r.package for r in registry.loaded())]
     foreign = set()
     for mapper in Base.registry.mappers:
@@ -86,7 +87,7 @@ def _put_back(connection: sa.Connection, absent: list[str]) -> None:
 
 
 def run() -> None:
-    engine = app.extensions["plugboard.db"]
+    engine = kernel_services(app).engine
     with engine.connect() as connection:
         context.configure(
             connection=connection,

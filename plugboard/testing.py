@@ -28,6 +28,7 @@ from werkzeug.test import TestResponse
 
 from kernel import create_app
 from kernel.data import migrate
+from kernel.services import kernel_services
 
 PASSWORD = "plugin-author-password"  # noqa: S105 - a throw-away test account
 
@@ -86,7 +87,7 @@ def plugboard_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
 
     yield factory
     for app in apps:
-        app.extensions["plugboard.db"].dispose()
+        kernel_services(app).engine.dispose()
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ def plugboard_hook_calls() -> Callable[[Flask], list[tuple[str, str, dict[str, A
         def after(outcome: Any, hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
             return None
 
-        app.extensions["plugboard.registry"].pm.add_hookcall_monitoring(before, after)
+        kernel_services(app).registry.pm.add_hookcall_monitoring(before, after)
         return calls
 
     return trace

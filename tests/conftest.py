@@ -30,6 +30,7 @@ from kernel import create_app
 from kernel.data import migrate
 from kernel.data.session import Base
 from kernel.runtime.storage import LocalStorage, S3Storage, Storage
+from kernel.services import kernel_services
 from tests.helpers import Api, MailBox, SmtpSink, free_port
 
 PG_ADMIN_URL = os.environ.get(
@@ -140,7 +141,7 @@ def _migrated_config(
     app = create_app(config)
     with app.app_context():
         migrate.upgrade(app)
-    app.extensions["plugboard.db"].dispose()
+    kernel_services(app).engine.dispose()
     cache[backend] = config
     return config
 
@@ -188,11 +189,11 @@ def app(app_config: dict[str, Any], smtp_sink: SmtpSink) -> Iterator[Flask]:
     _empty_storage(app)
     if app_config.get("redis_url"):
         _drop_namespace(app_config["redis_url"], app_config["redis_namespace"])
-    app.extensions["plugboard.db"].dispose()
+    kernel_services(app).engine.dispose()
 
 
 def _empty_tables(app: Flask) -> None:
-    engine = app.extensions["plugboard.db"]
+    engine = kernel_services(app).engine
     existing = set(sa.inspect(engine).get_table_names())
     tables = [t.name for t in Base.metadata.sorted_tables if t.name in existing]
     with engine.begin() as conn:
@@ -228,7 +229,7 @@ def mailbox(smtp_sink: SmtpSink, app: Flask) -> MailBox:
 
 def drain_jobs(app: Flask) -> None:
     """Run every queued job now (a real rq worker in burst mode); inline mode has none."""
-    if app.extensions["plugboard.jobs_runner"].inline:
+    if kernel_services(app).jobs.inline:
         return
     from kernel.runtime.jobs import make_worker
 
@@ -262,7 +263,7 @@ def plugin_app(
             migrated = create_app(config)
             with migrated.app_context():
                 migrate.upgrade(migrated)
-            migrated.extensions["plugboard.db"].dispose()
+            kernel_services(migrated).engine.dispose()
             cache[key] = config
         config = dict(cache[key], **overrides)
         if backend == "postgresql":
@@ -278,8 +279,8 @@ def plugin_app(
     for app in made:
         _empty_tables(app)
         _empty_storage(app)
-        app.extensions["plugboard.broadcast"].close()
-        app.extensions["plugboard.db"].dispose()
+        kernel_services(app).broadcast.close()
+        kernel_services(app).engine.dispose()
 
 
 # -- object storage: moto's S3 server on loopback, and a fresh backend per test ------------
@@ -352,6 +353,6 @@ def storage_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
 
 def _empty_storage(app: Flask) -> None:
     """Local storage lives in the data dir the tests of a backend share; S3 buckets are per app."""
-    storage = app.extensions["plugboard.storage"]
+    storage = kernel_services(app).storage
     if isinstance(storage, LocalStorage):
         shutil.rmtree(storage.root, ignore_errors=True)

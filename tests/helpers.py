@@ -17,6 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from kernel.services import kernel_services
+
 PASSWORD = "correct horse battery"
 
 
@@ -153,7 +155,7 @@ class Api:
             from kernel.data.models import User
             from kernel.data.session import db
 
-            passwords = self.app.extensions["plugboard.passwords"]
+            passwords = kernel_services(self.app).passwords
             user = db.session.get(User, uuid.UUID(member["user_id"]))
             assert user is not None
             user.password_hash = passwords.hash(PASSWORD)
@@ -164,9 +166,11 @@ class Api:
 
     def make_admin(self, email_addr: str = "root@platform.example.com") -> Account:
         with self.app.app_context():
-            from kernel.web.routes.admin import promote_admin
+            from kernel.data.session import db
+            from kernel.identity.accounts import promote_admin
 
             user = promote_admin(email_addr, PASSWORD, "Root")
+            db.session.commit()
             user_id = str(user.id)
         tokens = self.login(email_addr)
         return Account(email_addr, PASSWORD, user_id, "", "", tokens["access_token"],
@@ -191,7 +195,7 @@ def _model_tables(app: Flask) -> list[sa.Table]:
     """The tables of every model that exist in ``app``'s database (plugins may be left out)."""
     from kernel.data.session import Base
 
-    existing = set(sa.inspect(app.extensions["plugboard.db"]).get_table_names())
+    existing = set(sa.inspect(kernel_services(app).engine).get_table_names())
     return [t for t in Base.metadata.sorted_tables if t.name in existing]
 
 

@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask
 
+from kernel.services import kernel_services
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -15,7 +17,7 @@ def alembic_config(app: Flask) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     locations = [str(MIGRATIONS_DIR / "versions")]
-    locations += [str(p) for p in app.extensions.get("plugboard.migration_dirs", [])]
+    locations += [str(p) for p in kernel_services(app).migration_dirs]
     cfg.set_main_option("version_locations", " ".join(locations))
     cfg.set_main_option("path_separator", "space")
     cfg.attributes["app"] = app

@@ -23,7 +23,7 @@ import uuid
 from typing import Any, cast
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask
 from flask.globals import app_ctx
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -42,6 +42,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.sql.util import find_tables
 
+from kernel.services import kernel_services
 from kernel.tenancy.scope import TenantScopeError, current_scope
 
 NAMING_CONVENTION = {
@@ -466,12 +467,12 @@ class Database:
         options: dict[str, Any] = {}
         if not prepared_statements and sa.make_url(url).get_driver_name() == "psycopg":
             options["connect_args"] = {"prepare_threshold": None}
-        app.extensions["plugboard.db"] = create_db_engine(url, **options)
+        kernel_services(app).engine = create_db_engine(url, **options)
         app.teardown_appcontext(self._teardown)
 
     @staticmethod
     def _make_session() -> PlugboardSession:
-        return PlugboardSession(bind=current_app.extensions["plugboard.db"], expire_on_commit=False)
+        return PlugboardSession(bind=kernel_services().engine, expire_on_commit=False)
 
     def _teardown(self, exc: BaseException | None) -> None:
         try:
@@ -485,7 +486,7 @@ class Database:
 
     @property
     def engine(self) -> Engine:
-        engine: Engine = current_app.extensions["plugboard.db"]
+        engine: Engine = kernel_services().engine
         return engine
 
 

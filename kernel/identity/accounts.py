@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from kernel.config import Settings
 from kernel.data.models import Membership, RefreshToken, Tenant, User, UserToken
 from kernel.data.session import db, utcnow
 from kernel.identity.credentials import new_token, token_digest
+from kernel.problems import problem
+from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope
-from kernel.web.errors import problem
 
 RESET = "password_reset"
 VERIFY = "verify_email"
@@ -36,7 +36,7 @@ class TokenPair:
 
 
 def _settings() -> Settings:
-    return current_app.extensions["plugboard.settings"]  # type: ignore[no-any-return]
+    return kernel_services().settings
 
 
 def user_by_email(email: str) -> User | None:
@@ -78,13 +78,13 @@ def issue_pair(
             expires_at=now + dt.timedelta(seconds=settings.refresh_token_ttl),
         )
     )
-    tokens = current_app.extensions["plugboard.tokens"]
+    tokens = kernel_services().tokens
     access = tokens.issue(user.id, tenant_id, role, user.is_platform_admin, now=now)
     return TokenPair(access, refresh, tokens.ttl)
 
 
 def register(data: dict[str, Any]) -> tuple[User, Tenant, TokenPair]:
-    passwords = current_app.extensions["plugboard.passwords"]
+    passwords = kernel_services().passwords
     if user_by_email(data["email"]) is not None:
         problem(409, "email-taken", title="Email already registered",
                 detail="An account with this email exists; log in instead.",
@@ -103,7 +103,7 @@ def register(data: dict[str, Any]) -> tuple[User, Tenant, TokenPair]:
         db.session.add(Membership(tenant_id=tenant.id, user_id=user.id, role="owner"))
         pair = issue_pair(user, tenant.id, "owner")
         _commit_or_conflict()
-    current_app.extensions["plugboard.activations"].seed_new_tenant(tenant.id, str(user.id))
+    kernel_services().activations.seed_new_tenant(tenant.id, str(user.id))
     return user, tenant, pair
 
 
@@ -117,8 +117,8 @@ def _commit_or_conflict() -> None:
 
 
 def login(email: str, password: str, tenant: str | None, ip: str) -> TokenPair:
-    throttle = current_app.extensions["plugboard.throttle"]
-    passwords = current_app.extensions["plugboard.passwords"]
+    throttle = kernel_services().throttle
+    passwords = kernel_services().passwords
     throttle.check(email, ip)
     user = user_by_email(email)
     if not passwords.verify(user.password_hash if user else None, password) or user is None:
@@ -268,14 +268,14 @@ def forgot_password(email: str) -> None:
     """Queue a reset mail (the job makes the token); same answer whether the account exists."""
     user = user_by_email(email)
     if user is not None and user.is_active:
-        current_app.extensions["plugboard.jobs_runner"].enqueue(
+        kernel_services().jobs.enqueue(
             "kernel.mail_password_reset", user_id=str(user.id))
     db.session.commit()
 
 
 def reset_password(token: str, password: str) -> None:
     user = spend_user_token(token, RESET)
-    user.password_hash = current_app.extensions["plugboard.passwords"].hash(password)
+    user.password_hash = kernel_services().passwords.hash(password)
     # Older reset mails must not change the new password again.
     db.session.execute(
         sa.update(UserToken)
@@ -292,7 +292,7 @@ def reset_password(token: str, password: str) -> None:
 
 def send_verification(user: User) -> None:
     """Queue a verification mail (sent after commit, by a job that makes the token)."""
-    current_app.extensions["plugboard.jobs_runner"].enqueue(
+    kernel_services().jobs.enqueue(
         "kernel.mail_verification", user_id=str(user.id))
     db.session.commit()
 
@@ -301,3 +301,19 @@ def verify_email(token: str) -> None:
     user = spend_user_token(token, VERIFY)
     user.email_verified_at = user.email_verified_at or utcnow()
     db.session.commit()
+
+
+def promote_admin(email: str, password: str, name: str | None = None) -> User:
+    """Create a platform admin, or promote an existing user (CLI ``create-admin``); flushes."""
+    passwords = kernel_services().passwords
+    user = user_by_email(email.strip().lower())
+    if user is None:
+        user = User(email=email.strip().lower(), name=name or email.split("@")[0],
+                    password_hash=passwords.hash(password))
+        db.session.add(user)
+    else:
+        user.password_hash = passwords.hash(password)
+    user.is_platform_admin = True
+    user.is_active = True
+    db.session.flush()
+    return user

@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -186,3 +187,24 @@ def split_api_key(key: str) -> str | None:
     if not sep or len(prefix) != 8 or not rest:
         return None
     return prefix
+
+
+# Keys whose values never reach a log line, whatever their nesting.
+SECRET_KEYS = re.compile(r"pass(word)?|secret|token|authorization|api[_-]?key|cookie", re.I)
+BEARER_RE = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
+API_KEY_RE = re.compile(r"pbk_[0-9a-f]{8}_[A-Za-z0-9_-]+")
+# One search tells whether either substitution below can match; most strings need neither.
+SECRETISH_RE = re.compile(r"pbk_|bearer", re.I)
+
+
+def redact(value: Any) -> Any:
+    """``value`` with secrets masked: secret-named keys, bearer tokens, API keys (logs, audit)."""
+    if isinstance(value, dict):
+        return {k: "[redacted]" if SECRET_KEYS.search(str(k)) else redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        if not SECRETISH_RE.search(value):
+            return value
+        return API_KEY_RE.sub("pbk_[redacted]", BEARER_RE.sub(r"\1[redacted]", value))
+    return value

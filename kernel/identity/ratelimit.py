@@ -13,7 +13,7 @@ from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from kernel.config import Settings
-from kernel.web.errors import problem
+from kernel.problems import problem
 
 
 class LoginThrottle:

@@ -33,11 +33,7 @@ class Permissions:
         self._lowest_role: dict[str, str] = dict(KERNEL_PERMISSIONS)
 
     def register(self, name: str, lowest_role: str) -> None:
-        if lowest_role not in _RANK:
-            raise ValueError(
-                f"Permission {name!r} names unknown role {lowest_role!r}; "
-                f"use one of {', '.join(ROLES)}."
-            )
+        check_role(name, lowest_role)
         self._lowest_role[name] = lowest_role
 
     def allows(self, role: str, permission: str) -> bool:
@@ -53,3 +49,15 @@ class Permissions:
 def role_at_least(role: str, other: str) -> bool:
     """True when ``role`` ranks at or above ``other``."""
     return _RANK.get(role, -1) >= _RANK[other]
+
+
+def check_role(permission: str, role: str) -> None:
+    """``ValueError`` unless ``role`` (the lowest role given ``permission``) is a real role."""
+    if role not in _RANK:
+        raise ValueError(f"Permission {permission!r} names unknown role {role!r}; "
+                         f"use one of {', '.join(ROLES)}.")
+
+
+def may_grant(actor_role: str | None, role: str) -> bool:
+    """Nobody grants (a membership, an API key) or manages a role above their own."""
+    return actor_role is not None and role_at_least(actor_role, role)

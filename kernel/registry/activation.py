@@ -21,10 +21,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hookspecs import PluginInfo, PluginRefusal
 from kernel.data.session import Base, TenantOwned, db, utcnow
 from kernel.identity.credentials import SecretBox
+from kernel.problems import Problem, problem
 from kernel.registry.manager import PluginRegistry
 from kernel.runtime.broadcast import Broadcast
 from kernel.tenancy.scope import tenant_scope
-from kernel.web.errors import Problem, problem
 
 TOPIC = "activation"
 MASK = "********"
@@ -67,6 +67,10 @@ class Snapshot:
 
     def is_enabled(self, tenant_id: uuid.UUID, plugin: str) -> bool:
         return plugin in self.enabled(tenant_id)
+
+    def cached(self, tenant_id: uuid.UUID) -> frozenset[str] | None:
+        """The tenant's enabled plugins if in memory; None when only the database knows."""
+        return self._by_tenant.get(tenant_id)
 
     def _load(self, tenant_id: uuid.UUID) -> frozenset[str]:
         loaded = self._registry.names()

@@ -20,15 +20,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.config import Settings
 from kernel.data.models import Tenant
 from kernel.data.session import Base, JSONType, TenantOwned, db, utcnow
+from kernel.problems import problem
 from kernel.registry.bundle_archive import BundleFile, Limits, read_upload, version_digest
 from kernel.runtime.storage import Storage
-from kernel.web.errors import problem
+from kernel.services import kernel_services
 
 SEMVER_RE = re.compile(
     r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
@@ -108,11 +108,11 @@ def blob_key(sha256: str) -> str:
 
 
 def _storage() -> Storage:
-    return current_app.extensions["plugboard.storage"]  # type: ignore[no-any-return]
+    return kernel_services().storage
 
 
 def _settings() -> Settings:
-    return current_app.extensions["plugboard.settings"]  # type: ignore[no-any-return]
+    return kernel_services().settings
 
 
 def limits(settings: Settings) -> Limits:
@@ -276,8 +276,7 @@ def current_for_tenant(plugin: str) -> BundleVersion | None:
 
 def manifest(plugin: str, version: str) -> dict[str, dict[str, Any]] | None:
     """path -> file entry of a version, cached in-process (versions never change)."""
-    cache: dict[tuple[str, str], dict[str, dict[str, Any]]] = current_app.extensions.setdefault(
-        "plugboard.bundle_manifests", {})
+    cache = kernel_services().bundle_manifests
     found = cache.get((plugin, version))
     if found is not None:
         return found

@@ -12,7 +12,7 @@ import importlib
 import inspect
 import logging
 import pkgutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -224,6 +224,13 @@ class PluginRegistry:
         """Leave a plugin out after a failed registration step (inside create_app)."""
         self._check_open()
         self._unload(self.records[name], error)
+
+    def leave_out(self, failed: Mapping[str, str]) -> None:
+        """Leave out the plugins in ``failed`` (name -> error), then every plugin needing one."""
+        self._check_open()
+        for name, error in failed.items():
+            self._unload(self.records[name], error)
+        self._resolve_dependencies()
 
     # -- queries -------------------------------------------------------------------
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from flask import current_app
-
 from hookspecs import JobSpec
 from kernel.data.models import Tenant, User
 from kernel.data.session import db
 from kernel.identity import accounts
+from kernel.services import kernel_services
 
 
 def _mail_job(name: str, func: Callable[..., None]) -> JobSpec:
@@ -33,10 +32,10 @@ def mail_password_reset(user_id: str) -> None:
     user = _user(user_id)
     if user is None:
         return
-    ttl = current_app.extensions["plugboard.settings"].password_reset_ttl
+    ttl = kernel_services().settings.password_reset_ttl
     token = accounts.create_user_token(user, accounts.RESET, ttl)
     db.session.commit()
-    current_app.extensions["plugboard.mailer"].send(
+    kernel_services().mailer.send(
         user.email, "password_reset", name=user.name, token=token, ttl_minutes=ttl // 60,
         tenant_name=None)
 
@@ -45,10 +44,10 @@ def mail_verification(user_id: str) -> None:
     user = _user(user_id)
     if user is None or user.email_verified_at is not None:
         return
-    ttl = current_app.extensions["plugboard.settings"].email_verify_ttl
+    ttl = kernel_services().settings.email_verify_ttl
     token = accounts.create_user_token(user, accounts.VERIFY, ttl)
     db.session.commit()
-    current_app.extensions["plugboard.mailer"].send(user.email, "verify_email", name=user.name,
+    kernel_services().mailer.send(user.email, "verify_email", name=user.name,
                                                     token=token)
 
 
@@ -59,10 +58,10 @@ def mail_invitation(tenant_id: uuid.UUID, user_id: str, role: str, inviter: str,
     tenant = db.session.get(Tenant, tenant_id)
     if user is None or tenant is None:
         return
-    ttl = current_app.extensions["plugboard.settings"].password_reset_ttl
+    ttl = kernel_services().settings.password_reset_ttl
     token = accounts.create_user_token(user, accounts.RESET, ttl) if set_password else None
     db.session.commit()
-    current_app.extensions["plugboard.mailer"].send(
+    kernel_services().mailer.send(
         user.email, "invitation", name=user.name, tenant_name=tenant.name, role=role,
         inviter=inviter, token=token, ttl_minutes=ttl // 60)
 

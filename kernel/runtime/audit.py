@@ -15,8 +15,8 @@ from flask import Flask, Response, g, request
 
 from kernel.data.models import AuditEntry
 from kernel.data.session import db
+from kernel.identity.credentials import redact
 from kernel.tenancy.scope import platform_scope
-from kernel.web.observability import redact
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 log = logging.getLogger("plugboard.audit")

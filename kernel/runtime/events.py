@@ -19,11 +19,11 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hookspecs import EventHandler, JobSpec
 from kernel.data.session import Base, TenantOwned, db, utcnow
+from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope, tenant_scope
 
 log = logging.getLogger("plugboard.events")
@@ -69,20 +69,18 @@ def emit(tenant_id: uuid.UUID, name: str, payload: dict[str, Any]) -> uuid.UUID:
     with tenant_scope(tenant_id):
         db.session.add(event)
         db.session.flush()
-    current_app.extensions["plugboard.jobs_runner"].enqueue("kernel.dispatch_events")
+    kernel_services().jobs.enqueue("kernel.dispatch_events")
     return event.id
 
 
 def _handlers(name: str) -> list[tuple[str, EventHandler]]:
-    registered: dict[str, list[tuple[str, EventHandler]]] = current_app.extensions.get(
-        "plugboard.event_handlers", {})
-    return registered.get(name, [])
+    return kernel_services().event_handlers.get(name, [])
 
 
 def dispatch_events(limit: int = 500) -> int:
     """Fan undispatched events out to deliveries; re-enqueue stale or due deliveries."""
-    jobs = current_app.extensions["plugboard.jobs_runner"]
-    activations = current_app.extensions["plugboard.activations"]
+    jobs = kernel_services().jobs
+    activations = kernel_services().activations
     created: list[uuid.UUID] = []
     with platform_scope():
         events = list(db.session.scalars(
@@ -135,7 +133,7 @@ def deliver_event(delivery_id: str) -> str:
         event = db.session.get(OutboxEvent, row.event_id)
         row_id, tenant_id, plugin, name = row.id, row.tenant_id, row.plugin, row.handler
     assert event is not None
-    if not current_app.extensions["plugboard.activations"].is_enabled(tenant_id, plugin):
+    if not kernel_services().activations.is_enabled(tenant_id, plugin):
         _finish(row, "skipped", None)
         return "skipped"
     handler = next((h for p, h in _handlers(event.name) if handler_name(p, h) == name), None)
@@ -192,7 +190,7 @@ def retry_parked(delivery_id: uuid.UUID) -> EventDelivery | None:
         return None
     row.status, row.attempts, row.next_attempt_at = "pending", 0, None
     db.session.commit()
-    current_app.extensions["plugboard.jobs_runner"].submit(
+    kernel_services().jobs.submit(
         "kernel.deliver_event", None, None, {"delivery_id": str(row.id)})
     return row
 

@@ -21,13 +21,14 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask
 from rq import Queue, Retry
 from rq.worker import SimpleWorker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hookspecs import JobFailed, JobSpec
 from kernel.data.session import Base, TenantOwned, after_commit, db, utcnow
+from kernel.services import JobTable, kernel_services
 from kernel.tenancy.scope import platform_scope, tenant_scope
 
 log = logging.getLogger("plugboard.jobs")
@@ -64,7 +65,7 @@ class Jobs:
         self._app = app
         self.redis_url = redis_url
         self.namespace = namespace
-        self.specs: dict[str, tuple[str, JobSpec]] = app.extensions.setdefault("plugboard.jobs", {})
+        self.specs: JobTable = kernel_services(app).job_specs
         self._redis: redis.Redis | None = None
 
     def register_kernel(self, spec: JobSpec) -> None:
@@ -173,7 +174,7 @@ def _call(func: Callable[..., Any], tenant_id: uuid.UUID | None, kwargs: dict[st
 
 def execute(name: str, tenant: str | None, kwargs: dict[str, Any], key: str | None = None) -> str:
     """The job wrapper; rq calls this by name. Needs an application context."""
-    jobs: Jobs = current_app.extensions["plugboard.jobs_runner"]
+    jobs: Jobs = kernel_services().jobs
     plugin, spec = jobs.spec(name)
     tenant_id = uuid.UUID(tenant) if tenant else None
     rq_id = _current_rq_id()
@@ -181,7 +182,7 @@ def execute(name: str, tenant: str | None, kwargs: dict[str, Any], key: str | No
     if run is None:
         return "duplicate"
     run_id = run.id  # the row is expired by rollbacks below; keep its key
-    activations = current_app.extensions["plugboard.activations"]
+    activations = kernel_services().activations
     if tenant_id is not None and plugin != KERNEL and not activations.is_enabled(tenant_id, plugin):
         _record(run_id, status="skipped", finished_at=utcnow(),
                 error=f"plugin {plugin!r} is not enabled for the tenant")
@@ -227,7 +228,7 @@ class AppWorker(SimpleWorker):
 
 
 def make_worker(app: Flask, queues: list[str] | None = None) -> AppWorker:
-    jobs: Jobs = app.extensions["plugboard.jobs_runner"]
+    jobs: Jobs = kernel_services(app).jobs
     if jobs.inline:
         raise RuntimeError(
             "PLUGBOARD_REDIS_URL is not set: jobs run inline in this mode and no worker is "
@@ -249,7 +250,7 @@ def cron_fanout(job: str) -> int:
 
     from kernel.registry.activation import PluginActivation
 
-    jobs: Jobs = current_app.extensions["plugboard.jobs_runner"]
+    jobs: Jobs = kernel_services().jobs
     plugin, spec = jobs.spec(job)
     if not spec.cron:
         raise JobFailed(f"{job} has no cron schedule")
@@ -272,7 +273,7 @@ def make_cron_scheduler(app: Flask) -> Any:
     """rq's CronScheduler with one entry per cron JobSpec (each fans out per tenant)."""
     from rq.cron import CronScheduler
 
-    jobs: Jobs = app.extensions["plugboard.jobs_runner"]
+    jobs: Jobs = kernel_services(app).jobs
     if jobs.inline:
         raise RuntimeError("PLUGBOARD_REDIS_URL is not set: the cron scheduler needs Redis.")
     scheduler = CronScheduler(connection=jobs.connection(), name=f"{jobs.namespace}-cron")

@@ -1,7 +1,7 @@
 """Object storage: S3/MinIO through the ``minio`` client, or a local folder.
 
 The interface every backend implements (see :class:`Storage`); the app's backend is
-``current_app.extensions["plugboard.storage"]``, built by :func:`make_storage`. Keys are
+``kernel_services().storage``, built by :func:`make_storage`. Keys are
 ``/``-separated paths such as ``tenants/<tenant id>/pages/<sha256>.png`` or
 ``bundles/sha256/<hex>``; both backends refuse the same bad keys (:func:`check_key`).
 
@@ -19,6 +19,7 @@ import os
 import tempfile
 import threading
 import unicodedata
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -28,6 +29,8 @@ import certifi
 import urllib3
 from minio import Minio
 from minio.error import S3Error
+
+from kernel.services import kernel_services
 
 if TYPE_CHECKING:
     from kernel.config import Settings
@@ -356,3 +359,22 @@ def make_storage(settings: Settings) -> Storage:
                          settings.s3_bucket, secure=settings.s3_secure, region=settings.s3_region,
                          public_endpoint=settings.s3_public_endpoint)
     return LocalStorage(settings.data_path / "storage")
+
+
+# -- public assets: keys anyone may fetch through /api/v1/public/assets (kernel.web.routes.public)
+
+def public_asset_key(tenant_id: uuid.UUID, name: str) -> str:
+    """The storage key of a public asset ``name`` (e.g. ``pages/<sha256>.png``) of a tenant.
+
+    .. versionadded:: 1.0
+    """
+    return f"tenants/{tenant_id}/public/{name}"
+
+
+def public_asset_url(tenant_id: uuid.UUID, name: str) -> str:
+    """The absolute URL that serves :func:`public_asset_key` ``(tenant_id, name)`` to anyone.
+
+    .. versionadded:: 1.0
+    """
+    base = kernel_services().settings.public_url.rstrip("/")
+    return f"{base}/api/v1/public/assets/{tenant_id}/{name}"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app
 
 from kernel.data.models import Membership, Tenant, User
 from kernel.data.session import db, utcnow
 from kernel.identity import accounts
+from kernel.services import kernel_services
 from kernel.tenancy.scope import tenant_scope
 
 DEMO_SLUG = "demo"
@@ -38,7 +38,7 @@ class DemoResult:
 
 
 def seed_demo(email: str, password: str) -> DemoResult:
-    passwords = current_app.extensions["plugboard.passwords"]
+    passwords = kernel_services().passwords
     tenant = db.session.scalars(sa.select(Tenant).where(Tenant.slug == DEMO_SLUG)).one_or_none()
     user = accounts.user_by_email(email)
     created = tenant is None
@@ -58,9 +58,9 @@ def seed_demo(email: str, password: str) -> DemoResult:
             db.session.add(Membership(user_id=user.id, role="owner"))
         db.session.commit()
     if created:  # like every new tenant, it starts with the default-enabled plugins on
-        current_app.extensions["plugboard.activations"].seed_new_tenant(tenant.id, str(user.id))
-    for seed in current_app.extensions.get("plugboard.demo_seeders", []):
+        kernel_services().activations.seed_new_tenant(tenant.id, str(user.id))
+    for seed in kernel_services().demo_seeders:
         with tenant_scope(tenant.id):
             seed(tenant.id)
-    current_app.extensions["plugboard.tenants"].invalidate()
+    kernel_services().tenants.invalidate()
     return DemoResult(email, password, DEMO_SLUG, created)

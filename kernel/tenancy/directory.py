@@ -7,21 +7,24 @@ kernel changes a tenant or a domain.
 
 from __future__ import annotations
 
+import enum
 import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Final, NoReturn
 
 import sqlalchemy as sa
-from flask import Request
+from flask import Request, request
 
 from kernel.config import Settings
-from kernel.data.models import Domain, Membership, Tenant
+from kernel.data.models import Domain, Tenant
 from kernel.data.session import db
+from kernel.problems import problem
 from kernel.runtime.broadcast import Broadcast
-from kernel.tenancy.scope import platform_scope, tenant_scope
+from kernel.services import kernel_services
+from kernel.tenancy.scope import platform_scope
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 HOSTNAME_RE = re.compile(
@@ -38,47 +41,14 @@ class TenantInfo:
     status: str
 
 
-_MISS = object()
+class Cold(enum.Enum):
+    """The answer is not in memory: only the database can give it."""
+
+    COLD = "cold"
 
 
-class Memberships:
-    """The current role of a user in a tenant, cached per process.
+COLD: Final = Cold.COLD
 
-    Access tokens name a tenant and a role, but a member removed or demoted must lose
-    those rights at once, not when the token expires. Authentication reads the role from
-    here; a change of membership drops the entry in every process (kernel.runtime.broadcast).
-    """
-
-    TOPIC = "memberships"
-
-    def __init__(self, broadcast: Broadcast) -> None:
-        self._roles: dict[tuple[uuid.UUID, uuid.UUID], str | None] = {}
-        self._lock = threading.Lock()
-        self._broadcast = broadcast
-        broadcast.subscribe(self.TOPIC, self._drop)
-
-    def role_of(self, user_id: uuid.UUID, tenant_id: uuid.UUID) -> str | None:
-        key = (user_id, tenant_id)
-        if key in self._roles:
-            return self._roles[key]
-        self._broadcast.ensure_listening()
-        with tenant_scope(tenant_id):
-            role = db.session.scalar(sa.select(Membership.role).where(Membership.user_id == user_id))
-        with self._lock:
-            self._roles[key] = role
-        return role
-
-    def changed(self, user_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
-        """Call after committing a change to this membership."""
-        self._broadcast.publish(self.TOPIC, f"{user_id}:{tenant_id}")
-
-    def _drop(self, key: str | None) -> None:
-        with self._lock:
-            if key is None:
-                self._roles.clear()
-                return
-            user, _, tenant = key.partition(":")
-            self._roles.pop((uuid.UUID(user), uuid.UUID(tenant)), None)
 
 
 class TenantDirectory:
@@ -94,11 +64,11 @@ class TenantDirectory:
         self._broadcast = broadcast
         broadcast.subscribe(self.TOPIC, lambda _key: self._clear())
 
-    def _cached(self, key: tuple[str, str]) -> Any:
+    def _cached(self, key: tuple[str, str]) -> TenantInfo | Cold | None:
         hit = self._cache.get(key)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        return _MISS
+        return COLD
 
     def _store(self, key: tuple[str, str], info: TenantInfo | None) -> TenantInfo | None:
         with self._lock:
@@ -119,16 +89,16 @@ class TenantDirectory:
         self._broadcast.ensure_listening()
         key = ("id", str(tenant_id))
         hit = self._cached(key)
-        if hit is not _MISS:
-            return hit  # type: ignore[no-any-return]
+        if hit is not COLD:
+            return hit
         return self._store(key, _info(db.session.get(Tenant, tenant_id)))
 
     def by_slug(self, slug: str) -> TenantInfo | None:
         slug = slug.strip().lower()
         key = ("slug", slug)
         hit = self._cached(key)
-        if hit is not _MISS:
-            return hit  # type: ignore[no-any-return]
+        if hit is not COLD:
+            return hit
         row = db.session.scalars(sa.select(Tenant).where(Tenant.slug == slug)).one_or_none()
         return self._store(key, _info(row))
 
@@ -142,19 +112,56 @@ class TenantDirectory:
             return None
         key = ("host", host)
         hit = self._cached(key)
-        if hit is not _MISS:
-            return hit  # type: ignore[no-any-return]
+        if hit is not COLD:
+            return hit
         with platform_scope():
             tid = db.session.scalar(sa.select(Domain.tenant_id).where(Domain.hostname == host))
         return self._store(key, self.by_id(tid) if tid else None)
 
     def for_public_request(self, request: Request) -> TenantInfo | None:
-        """The tenant a storefront request addresses: ``X-Tenant`` (slug), else ``Host``."""
+        """The active tenant a storefront request addresses: ``X-Tenant`` (slug), else ``Host``."""
         slug = request.headers.get("X-Tenant")
-        info = self.by_slug(slug) if slug else self.by_host(request.host)
-        if info is None or info.status != "active":
+        return _active(self.by_slug(slug) if slug else self.by_host(request.host))
+
+    def cached_for_public_request(self, request: Request) -> TenantInfo | Cold | None:
+        """:meth:`for_public_request` from memory only: :data:`COLD` when that needs the database.
+
+        For the public edge, which answers without an application context.
+        """
+        key = self._public_key(request)
+        if key is None:
             return None
-        return info
+        hit: TenantInfo | Cold | None = self._cached(key)
+        return hit if hit is COLD else _active(hit)
+
+    def _public_key(self, request: Request) -> tuple[str, str] | None:
+        """The cache key :meth:`for_public_request` ends at; None: no tenant can answer."""
+        slug = request.headers.get("X-Tenant")
+        if slug:
+            return ("slug", slug.strip().lower())
+        host = request.host.strip().lower().rstrip(".")
+        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if self._base and host.endswith("." + self._base):
+            label = host[: -len(self._base) - 1]
+            return ("slug", label) if "." not in label and label not in RESERVED_SLUGS else None
+        return ("host", host)
+
+
+def _active(info: TenantInfo | None) -> TenantInfo | None:
+    return info if info is not None and info.status == "active" else None
+
+
+def public_tenant() -> TenantInfo:
+    """The active tenant a storefront request addresses; 404 problem when there is none."""
+    info = kernel_services().tenants.for_public_request(request)
+    if info is None:
+        unknown_public_tenant()
+    return info
+
+
+def unknown_public_tenant() -> NoReturn:
+    problem(404, "unknown-tenant", title="Unknown tenant",
+            detail="No active tenant answers to this Host or X-Tenant header.")
 
 
 def _info(row: Tenant | None) -> TenantInfo | None:

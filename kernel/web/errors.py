@@ -1,6 +1,6 @@
 """RFC 9457 problem details for every error the API returns.
 
-Raise :class:`Problem` (or call :func:`problem`) from any view or service; webargs
+Any layer raises :class:`kernel.problems.Problem` (or calls :func:`kernel.problems.problem`); webargs
 validation errors, werkzeug's HTTP errors and uncaught exceptions are all turned into
 ``application/problem+json`` by :meth:`ProblemApi.handle_http_exception`. Never a stack
 trace, never an HTML page.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import http
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any, NoReturn
+from typing import Any
 
 import marshmallow as ma
 from apispec import BasePlugin
@@ -20,38 +20,12 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
+from kernel.problems import Problem
+
 PROBLEM_BASE = "https://plugboard.dev/problems/"
 PROBLEM_MIMETYPE = "application/problem+json"
 
 log = logging.getLogger("plugboard.errors")
-
-
-class Problem(HTTPException):
-    """An HTTP error with a problem type, e.g. ``Problem(409, "slug-taken", detail=…)``."""
-
-    def __init__(
-        self,
-        status: int,
-        type_: str = "",
-        *,
-        title: str | None = None,
-        detail: str | None = None,
-        errors: list[dict[str, Any]] | None = None,
-        headers: Mapping[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(description=detail)
-        self.code = status
-        self.type_ = type_
-        self.title = title
-        self.errors = errors
-        self.headers = dict(headers or {})
-        self.extra = extra
-
-
-def problem(status: int, type_: str = "", **kwargs: Any) -> NoReturn:
-    """Raise a :class:`Problem`; reads better in views than ``raise``."""
-    raise Problem(status, type_, **kwargs)
 
 
 class ValidationErrorSchema(ma.Schema):

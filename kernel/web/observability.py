@@ -19,27 +19,10 @@ from prometheus_client import (
     generate_latest,
 )
 
+from kernel.identity.credentials import redact
+from kernel.services import kernel_services
+
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-# Keys whose values never reach a log line, whatever their nesting.
-SECRET_KEYS = re.compile(r"pass(word)?|secret|token|authorization|api[_-]?key|cookie", re.I)
-BEARER_RE = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
-API_KEY_RE = re.compile(r"pbk_[0-9a-f]{8}_[A-Za-z0-9_-]+")
-# One search tells whether either substitution below can match; most strings need neither.
-SECRETISH_RE = re.compile(r"pbk_|bearer", re.I)
-
-
-def redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: "[redacted]" if SECRET_KEYS.search(str(k)) else redact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    if isinstance(value, str):
-        if not SECRETISH_RE.search(value):
-            return value
-        return API_KEY_RE.sub("pbk_[redacted]", BEARER_RE.sub(r"\1[redacted]", value))
-    return value
-
 
 _ENCODER = json.JSONEncoder(default=str)  # one encoder, not one per line (json.dumps(default=))
 
@@ -148,7 +131,7 @@ def finish_request(metrics: Metrics, method: str, endpoint: str, path: str, stat
 
 def init_app(app: Flask) -> None:
     metrics = Metrics()
-    app.extensions["plugboard.metrics"] = metrics
+    kernel_services(app).metrics = metrics
 
     @app.before_request
     def _start() -> None:

@@ -61,16 +61,20 @@ plugin_info = PluginInfo(
 
 
 @hookimpl
-def plugboard_blueprints(app: Flask) -> list[Blueprint]:
-    add_demo_seeder(app, demo.seed)  # `plugboard demo`: a published home page
+def plugboard_blueprints() -> list[Blueprint]:
     return [api.blp]
 
 
 @hookimpl
-def plugboard_public_blueprints(app: Flask) -> list[Blueprint]:
+def plugboard_public_blueprints() -> list[Blueprint]:
+    return [storefront.blp]
+
+
+@hookimpl
+def plugboard_app_ready(app: Flask) -> None:
+    add_demo_seeder(app, demo.seed)  # `plugboard demo`: a published home page
     store = cache.install(app)
     add_public_responder(app, "pages", storefront.responder(store))  # warm hits skip Flask
-    return [storefront.blp]
 
 
 @hookimpl

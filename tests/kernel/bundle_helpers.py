@@ -13,6 +13,7 @@ from flask import Flask
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, encode_multipart
 
+from kernel.services import kernel_services
 from tests.helpers import Account, Api, row_counts
 from tests.testplugins.full import plugin as full
 
@@ -50,7 +51,7 @@ class World:
         return str(resp.get_json()["version"])
 
     def storage_keys(self) -> list[str]:
-        keys: list[str] = self.app.extensions["plugboard.storage"].list("")
+        keys: list[str] = kernel_services(self.app).storage.list("")
         return keys
 
     def state(self) -> tuple[list[str], dict[str, int]]:

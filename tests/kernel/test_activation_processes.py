@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from kernel.services import kernel_services
 from tests.helpers import Api
 from tests.testplugins.full import plugin as full
 
 WATCHER = """
 import json, sys, time, uuid
 from kernel import create_app
+from kernel.services import kernel_services
 from tests.testplugins.full import plugin as full
 
 config = json.loads(sys.argv[1])
@@ -27,7 +29,7 @@ tenant = uuid.UUID(sys.argv[2])
 app = create_app({**config, "extra_plugins": [full], "load_builtin_plugins": False,
                   "load_entry_points": False})
 with app.app_context():
-    activations = app.extensions["plugboard.activations"]
+    activations = kernel_services(app).activations
     state = activations.is_enabled(tenant, "full")
     print("ready", state, flush=True)
     flips = 0
@@ -49,7 +51,7 @@ def test_activation_change_reaches_another_process_within_one_second(
     app = plugin_app(full)
     api = Api(app.test_client(), app)
     a = api.register("alpha")
-    settings = dataclasses.asdict(app.extensions["plugboard.settings"])
+    settings = dataclasses.asdict(kernel_services(app).settings)
     settings = {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
     assert settings["redis_url"], "this test needs the production profile (Redis)"
     with subprocess.Popen(
@@ -78,7 +80,7 @@ def test_embedded_mode_sees_its_own_change_at_once(plugin_app: Callable[..., Fla
     api = Api(app.test_client(), app)
     a = api.register("alpha")
     with app.app_context():
-        assert not app.extensions["plugboard.activations"].is_enabled(uuid.UUID(a.tenant_id), "full")
+        assert not kernel_services(app).activations.is_enabled(uuid.UUID(a.tenant_id), "full")
     api.put("/api/v1/plugins/full/activation", a, json={"enabled": True})
     with app.app_context():
-        assert app.extensions["plugboard.activations"].is_enabled(uuid.UUID(a.tenant_id), "full")
+        assert kernel_services(app).activations.is_enabled(uuid.UUID(a.tenant_id), "full")

@@ -18,6 +18,7 @@ from kernel.data.models import ApiKey, RefreshToken, Tenant
 from kernel.data.session import db
 from kernel.identity import credentials as security
 from kernel.identity.credentials import derive_key
+from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope
 from tests.helpers import Account, Api, assert_problem, row_counts
 
@@ -72,7 +73,7 @@ def test_access_token_works_until_it_expires(api: Api, app: Flask) -> None:
     assert api.get(ME, acct).status_code == 200
     with app.app_context():
         past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-        expired = app.extensions["plugboard.tokens"].issue(
+        expired = kernel_services(app).tokens.issue(
             uuid.UUID(acct.user_id), uuid.UUID(acct.tenant_id), "owner", now=past)
     problem = assert_problem(api.get(ME, headers=bearer(expired)), 401, "unauthenticated")
     assert "expired" in problem["detail"]
@@ -96,7 +97,7 @@ def test_verified_token_is_not_decoded_again(api: Api, app: Flask,
 
 def test_remembered_token_still_expires(api: Api, app: Flask) -> None:
     acct = api.register("acme")
-    tokens = app.extensions["plugboard.tokens"]
+    tokens = kernel_services(app).tokens
     issued_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=tokens.ttl - 2)
     token = tokens.issue(uuid.UUID(acct.user_id), uuid.UUID(acct.tenant_id), "owner", now=issued_at)
     assert api.get(ME, headers=bearer(token)).status_code == 200  # verified and remembered
@@ -116,7 +117,7 @@ def test_tampered_copy_of_a_remembered_token_is_refused(api: Api, app: Flask) ->
 
 def test_remembered_tokens_are_bounded(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(security, "VERIFIED_TOKENS_CACHED", 3)
-    tokens = app.extensions["plugboard.tokens"]
+    tokens = kernel_services(app).tokens
     issued = [tokens.issue(uuid.uuid4(), uuid.uuid4(), "owner") for _ in range(5)]
     for token in issued:
         tokens.check(token)
@@ -124,7 +125,7 @@ def test_remembered_tokens_are_bounded(app: Flask, monkeypatch: pytest.MonkeyPat
 
 
 def _bad_tokens(acct: Account, app: Flask) -> dict[str, str]:
-    key = derive_key(app.extensions["plugboard.settings"].secret_key, "jwt-access")
+    key = derive_key(kernel_services(app).settings.secret_key, "jwt-access")
     header, payload, signature = acct.access_token.split(".")
     forged_payload = b64({**jwt.decode(acct.access_token, options={"verify_signature": False}),
                           "role": "owner", "padm": True})
@@ -132,7 +133,7 @@ def _bad_tokens(acct: Account, app: Flask) -> dict[str, str]:
         "tampered payload": f"{header}.{forged_payload}.{signature}",
         "tampered signature": f"{header}.{payload}.{signature[::-1]}",
         "other secret": sign(claims_for(acct), derive_key("another-deployment" * 3, "jwt-access")),
-        "raw secret key": sign(claims_for(acct), app.extensions["plugboard.settings"].secret_key.encode()),
+        "raw secret key": sign(claims_for(acct), kernel_services(app).settings.secret_key.encode()),
         "alg none": unsigned(claims_for(acct)),
         "not an access token": sign(claims_for(acct, typ="refresh"), key),
         "no typ": sign(claims_for(acct, typ=...), key),

@@ -8,6 +8,7 @@ import pytest
 
 from kernel import create_app
 from kernel.config import DEV_SECRET_KEY, ConfigError, Settings
+from kernel.services import kernel_services
 
 GOOD_SECRET = "s" * 48
 PG_URL = "postgresql+psycopg://plugboard@db:5432/plugboard"
@@ -134,4 +135,4 @@ def test_max_content_length_reaches_flask(tmp_path: Path) -> None:
     app = create_app({"env": "test", "data_dir": str(tmp_path), "max_content_length": 1234,
                       "secret_key": GOOD_SECRET})
     assert app.config["MAX_CONTENT_LENGTH"] == 1234
-    app.extensions["plugboard.db"].dispose()
+    kernel_services(app).engine.dispose()

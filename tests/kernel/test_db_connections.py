@@ -21,6 +21,7 @@ import kernel.data.session as kernel_db
 from kernel import create_app
 from kernel.data.models import Domain
 from kernel.data.session import after_commit, db
+from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope, tenant_scope
 from tests.helpers import Api
 
@@ -84,8 +85,8 @@ def test_prepared_statements_can_be_turned_off(app: Flask, app_config: dict[str,
     try:
         assert _prepared_after_reads(Api(plain.test_client(), plain), plain) == 0
     finally:
-        plain.extensions["plugboard.broadcast"].close()
-        plain.extensions["plugboard.db"].dispose()
+        kernel_services(plain).broadcast.close()
+        kernel_services(plain).engine.dispose()
 
 
 def test_unflushed_and_flushed_writes_are_rolled_back_at_the_end(api: Api, app: Flask) -> None:

@@ -20,6 +20,7 @@ from flask import Flask
 
 from kernel.data.session import db, utcnow
 from kernel.runtime.events import EventDelivery, OutboxEvent, emit
+from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope, tenant_scope
 from tests.helpers import Account, Api, assert_problem
 from tests.kernel.test_jobs import work
@@ -54,7 +55,7 @@ def fire(app: Flask, account: Account, commit: bool = True, **payload: Any) -> u
 
 def dispatch(app: Flask) -> None:
     with app.app_context():
-        app.extensions["plugboard.jobs_runner"].submit("kernel.dispatch_events", None, None, {})
+        kernel_services(app).jobs.submit("kernel.dispatch_events", None, None, {})
 
 
 def notes(app: Flask, account: Account) -> list[str]:
@@ -141,7 +142,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(world: dict[str, Any], tmp_p
     marker = tmp_path / "ledger-started"
     event_id = fire(app, alpha, block_once=str(marker))
     settings = {k: list(v) if isinstance(v, tuple) else v
-                for k, v in dataclasses.asdict(app.extensions["plugboard.settings"]).items()}
+                for k, v in dataclasses.asdict(kernel_services(app).settings).items()}
     # its own process group: rq's scheduler runs in a child process that must die too
     with subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(settings)], cwd=ROOT,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

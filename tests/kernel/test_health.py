@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kernel import create_app
+from kernel.services import kernel_services
 from tests.conftest import base_config
 from tests.helpers import Api, SmtpSink, free_port
 
@@ -48,7 +49,7 @@ def test_readiness_503_when_database_is_down(tmp_path: Path, smtp_sink: SmtpSink
         # liveness does not depend on the database
         assert client.get("/health").status_code == 200
     finally:
-        app.extensions["plugboard.db"].dispose()
+        kernel_services(app).engine.dispose()
 
 
 def test_readiness_503_when_queue_is_down(tmp_path: Path, smtp_sink: SmtpSink) -> None:
@@ -60,7 +61,7 @@ def test_readiness_503_when_queue_is_down(tmp_path: Path, smtp_sink: SmtpSink) -
         assert checks["queue"]["status"] == "down"
         assert checks["database"]["status"] == "ok"
     finally:
-        app.extensions["plugboard.db"].dispose()
+        kernel_services(app).engine.dispose()
 
 
 def _sample(text: str, name: str, **labels: str) -> float:

@@ -16,6 +16,7 @@ from flask import Flask
 
 from kernel.data.session import db
 from kernel.runtime.jobs import JobRun, make_worker
+from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope, tenant_scope
 from tests.helpers import Account, Api, assert_problem
 from tests.testplugins.full import plugin as full
@@ -36,7 +37,7 @@ def world(plugin_app: Callable[..., Flask]) -> dict[str, Any]:
 
 def work(app: Flask) -> None:
     """Drain the queues: a real rq worker in burst mode (no-op inline, jobs already ran)."""
-    if app.extensions["plugboard.jobs_runner"].inline:
+    if kernel_services(app).jobs.inline:
         return
     with app.app_context():
         make_worker(app).work(burst=True, with_scheduler=True)
@@ -55,7 +56,7 @@ def notes(app: Flask, account: Account) -> list[str]:
 
 def enqueue(app: Flask, name: str, account: Account | None, commit: bool = True, **kwargs: Any) -> None:
     with app.app_context():
-        jobs = app.extensions["plugboard.jobs_runner"]
+        jobs = kernel_services(app).jobs
         db.session.execute(sa.select(1))  # an open transaction, as in a request
         jobs.enqueue(name, uuid.UUID(account.tenant_id) if account else None, **kwargs)
         if commit:
@@ -102,7 +103,7 @@ def test_expected_failure_ends_failed_not_errored(world: dict[str, Any]) -> None
 
 def test_a_job_for_a_tenant_that_disabled_the_plugin_is_skipped(world: dict[str, Any]) -> None:
     app, api, alpha = world["app"], world["api"], world["alpha"]
-    if app.extensions["plugboard.jobs_runner"].inline:
+    if kernel_services(app).jobs.inline:
         enqueue(app, "full.cleanup", world["charlie"])  # never enabled there
         assert runs(app, "full.cleanup") == [(world["charlie"].tenant_id, "skipped", 1)]
         return
@@ -116,7 +117,7 @@ def test_a_job_for_a_tenant_that_disabled_the_plugin_is_skipped(world: dict[str,
 def test_cron_fans_out_once_per_enabled_tenant_even_when_fired_twice(world: dict[str, Any]) -> None:
     app = world["app"]
     with app.app_context():
-        jobs = app.extensions["plugboard.jobs_runner"]
+        jobs = kernel_services(app).jobs
         jobs.submit("kernel.cron", None, None, {"job": "full.cleanup"})
         jobs.submit("kernel.cron", None, None, {"job": "full.cleanup"})
     work(app)
@@ -132,7 +133,7 @@ def test_admin_sees_failed_jobs_and_can_requeue(world: dict[str, Any]) -> None:
     work(app)
     admin = api.make_admin()
     overview = api.get("/api/v1/admin/jobs", admin).get_json()
-    assert overview["mode"] == ("inline" if app.extensions["plugboard.jobs_runner"].inline else "rq")
+    assert overview["mode"] == ("inline" if kernel_services(app).jobs.inline else "rq")
     (failed,) = [f for f in overview["failed"] if f["job"] == "full.flaky"]
     assert failed["status"] == "errored" and "transient failure" in failed["error"]
     assert overview["counts"]["errored"] == 1

@@ -13,6 +13,7 @@ from flask import Flask
 from kernel import create_app
 from kernel.data.session import db
 from kernel.runtime.jobs import JobRun
+from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope
 from tests.conftest import drain_jobs
 from tests.helpers import Api, MailBox
@@ -22,7 +23,7 @@ from tests.helpers import Api, MailBox
 def smtp_down_app(app_config: dict[str, Any]) -> Iterator[Flask]:
     app = create_app({**app_config, "smtp_url": "smtp://127.0.0.1:1"})  # nothing listens there
     yield app
-    app.extensions["plugboard.db"].dispose()
+    kernel_services(app).engine.dispose()
 
 
 def test_register_and_forgot_answer_the_same_when_smtp_is_down(smtp_down_app: Flask, app: Flask) -> None:

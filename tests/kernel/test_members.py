@@ -12,6 +12,7 @@ from flask import Flask
 from kernel import create_app
 from kernel.data.models import RefreshToken
 from kernel.data.session import db
+from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope
 from tests.helpers import (
     PASSWORD,
@@ -241,7 +242,7 @@ def test_invitation_mail_failure_keeps_the_member(app: Flask, app_config: dict[s
         assert resp.status_code == 201, resp.get_data(as_text=True)
         assert [m["email"] for m in _members(api, owner)] == [owner.email, "offline@example.com"]
     finally:
-        broken.extensions["plugboard.db"].dispose()
+        kernel_services(broken).engine.dispose()
 
 
 def test_removed_or_demoted_member_loses_rights_at_once(api: Api, app: Flask) -> None:

@@ -14,6 +14,7 @@ from flask import Flask
 
 from kernel.data.session import db
 from kernel.registry.activation import PluginActivation
+from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope
 from tests.helpers import Api, assert_problem
 from tests.testplugins import others
@@ -133,7 +134,7 @@ def test_secrets_are_encrypted_masked_and_never_logged(
     # a masked value sent back keeps the stored secret
     api.put("/api/v1/plugins/full/config", a, json={"greeting": "hey", "api_secret": "********"})
     with app.app_context():
-        plain = app.extensions["plugboard.activations"].config_of(uuid.UUID(a.tenant_id), "full")
+        plain = kernel_services(app).activations.config_of(uuid.UUID(a.tenant_id), "full")
     assert plain == {"greeting": "hey", "api_secret": SECRET}
     with app.app_context():
         audit = app.test_client().get("/api/v1/admin/audit-log")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from kernel.services import kernel_services
 from tests.helpers import Account, Api, assert_problem
 from tests.testplugins import others
 from tests.testplugins.full import plugin as full
@@ -36,7 +37,7 @@ def calls(kind: str) -> list[dict[str, Any]]:
 
 def enabled_of(app: Flask, account: Account) -> frozenset[str]:
     with app.app_context():
-        return app.extensions["plugboard.activations"].snapshot.enabled(uuid.UUID(account.tenant_id))
+        return kernel_services(app).activations.snapshot.enabled(uuid.UUID(account.tenant_id))
 
 
 def test_hook_plugboard_blueprints(world: dict[str, Any]) -> None:
@@ -72,12 +73,12 @@ def test_hook_plugboard_webhook_blueprints(world: dict[str, Any]) -> None:
 
 
 def test_hook_plugboard_jobs(world: dict[str, Any]) -> None:
-    plugin, job = world["app"].extensions["plugboard.jobs"]["full.cleanup"]
+    plugin, job = kernel_services(world["app"]).job_specs["full.cleanup"]
     assert plugin == "full" and job.cron == "0 3 * * *" and job.retry == 2
 
 
 def test_hook_plugboard_event_handlers(world: dict[str, Any]) -> None:
-    handlers = world["app"].extensions["plugboard.event_handlers"]["payment.succeeded"]
+    handlers = kernel_services(world["app"]).event_handlers["payment.succeeded"]
     assert [(p, h.name) for p, h in handlers] == [("full", "full.on_payment")]
 
 
@@ -92,8 +93,22 @@ def test_hook_plugboard_permissions(world: dict[str, Any]) -> None:
 
 
 def test_hook_plugboard_page_components(world: dict[str, Any]) -> None:
-    components = world["app"].extensions["plugboard.page_components"]
+    components = kernel_services(world["app"]).page_components
     assert {"type": "FullNoteList", "title": "Notes", "plugin": "full"} in components
+
+
+def test_hook_plugboard_app_ready(plugin_app: Callable[..., Flask]) -> None:
+    full.CALLS.clear()
+    app = plugin_app(full, others.NotReady())
+    ready = [c for c in calls("app_ready") if c["app"] is app]
+    assert ready == [{"app": app, "routes": True, "job": True}]  # once, after installing
+    record = kernel_services(app).registry.records["notready"]
+    assert record.status == "failed"
+    assert "plugboard_app_ready failed: RuntimeError: cache server unreachable" in (record.error or "")
+    api = Api(app.test_client(), app)
+    a = api.register("alpha")
+    assert_problem(api.put("/api/v1/plugins/notready/activation", a, json={"enabled": True}), 404)
+    assert_problem(api.get("/api/v1/notready/ping", a), 404, "plugin-not-enabled")
 
 
 def test_hook_plugboard_tenant_enabled(world: dict[str, Any]) -> None:
@@ -156,7 +171,7 @@ def test_hook_plugboard_request_guard(world: dict[str, Any]) -> None:
 def test_hook_plugboard_resolve_payable(world: dict[str, Any]) -> None:
     app, a, b = world["app"], world["a"], world["b"]
     with app.app_context():
-        registry = app.extensions["plugboard.registry"]
+        registry = kernel_services(app).registry
         hook_a = registry.hook_for(enabled_of(app, a), "plugboard_resolve_payable")
         hook_b = registry.hook_for(enabled_of(app, b), "plugboard_resolve_payable")
         assert hook_a(tenant_id=uuid.UUID(a.tenant_id), kind="note", ref="7")["amount"] == 1500
@@ -169,7 +184,7 @@ def test_hook_plugboard_component_data(world: dict[str, Any]) -> None:
     from kernel.tenancy.scope import tenant_scope
 
     with app.app_context(), tenant_scope(uuid.UUID(a.tenant_id)):
-        hook = app.extensions["plugboard.registry"].hook_for(enabled_of(app, a), "plugboard_component_data")
+        hook = kernel_services(app).registry.hook_for(enabled_of(app, a), "plugboard_component_data")
         assert hook(tenant_id=uuid.UUID(a.tenant_id), component_type="FullNoteList", props={}) == {
             "notes": ["n"]}
         assert hook(tenant_id=uuid.UUID(a.tenant_id), component_type="Other", props={}) is None

@@ -10,7 +10,9 @@ import pytest
 from flask import Flask
 
 from hookspecs import PluginInfo
+from kernel.cli import main as cli_main
 from kernel.registry.manager import Candidate, PluginRegistry, RegistryFrozenError
+from kernel.services import kernel_services
 from tests.helpers import Api, assert_problem
 from tests.testplugins import others
 from tests.testplugins.full import plugin as full
@@ -82,7 +84,7 @@ def test_allow_and_deny_lists() -> None:
 def test_registry_is_frozen_after_create_app(plugin_app: Callable[..., Flask]) -> None:
     app = plugin_app(full)
     with pytest.raises(RegistryFrozenError, match="extra_plugins"):
-        app.extensions["plugboard.registry"].load([Candidate("late", "app", lambda: others.make("late"))])
+        kernel_services(app).registry.load([Candidate("late", "app", lambda: others.make("late"))])
 
 
 def test_broken_plugin_is_reported_while_the_rest_serve(plugin_app: Callable[..., Flask]) -> None:
@@ -104,7 +106,7 @@ def test_broken_plugin_is_reported_while_the_rest_serve(plugin_app: Callable[...
 
 def test_plugins_list_command(plugin_app: Callable[..., Flask]) -> None:
     app = plugin_app(full, others.Typo())
-    result = app.test_cli_runner().invoke(args=["plugins", "list"])
+    result = app.test_cli_runner().invoke(cli_main, args=["plugins", "list"])
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line for line in result.output.splitlines()}
     assert "1.2.0" in lines["full"] and "loaded" in lines["full"]
@@ -118,4 +120,4 @@ def test_default_enabled_plugins_are_on_for_new_tenants(plugin_app: Callable[...
     catalogue = {p["name"]: p["enabled"] for p in api.get("/api/v1/plugins", a).get_json()}
     assert catalogue == {"welcome": True, "full": False}
     with app.app_context():
-        assert app.extensions["plugboard.activations"].is_enabled(uuid.UUID(a.tenant_id), "welcome")
+        assert kernel_services(app).activations.is_enabled(uuid.UUID(a.tenant_id), "welcome")

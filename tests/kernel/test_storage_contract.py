@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from kernel import create_app
 from kernel.config import Settings
 from kernel.runtime.storage import LocalStorage, ObjectNotFound, S3Storage, Storage, make_storage
+from kernel.services import kernel_services
 from tests.conftest import S3Server, base_config
 from tests.helpers import SmtpSink, free_port
 
@@ -184,7 +185,7 @@ def test_make_storage_picks_the_backend(tmp_path: Path, s3_server: S3Server) -> 
 
 
 def test_app_storage_and_readiness(app: Flask, client: FlaskClient, backend: str) -> None:
-    storage = app.extensions["plugboard.storage"]
+    storage = kernel_services(app).storage
     # the production profile (PostgreSQL) runs on S3, the embedded one on the local folder
     assert isinstance(storage, S3Storage if backend == "postgresql" else LocalStorage)
     body = client.get("/health/ready").get_json()
@@ -204,4 +205,4 @@ def test_readiness_503_when_s3_is_down(tmp_path: Path, smtp_sink: SmtpSink) -> N
         assert checks["storage"]["status"] == "down"
         assert checks["database"]["status"] == "ok"
     finally:
-        app.extensions["plugboard.db"].dispose()
+        kernel_services(app).engine.dispose()

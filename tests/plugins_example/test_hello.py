@@ -23,6 +23,7 @@ from flask import Flask
 from kernel import create_app
 from kernel.data import migrate
 from kernel.data.session import Base, db
+from kernel.services import kernel_services
 from kernel.tenancy.scope import tenant_scope
 from tests.helpers import Account, Api, assert_problem
 
@@ -41,7 +42,7 @@ def fresh_app(tmp_path: Path) -> Iterator[Flask]:
     """An app on a new, empty SQLite file (nothing migrated yet)."""
     app = create_app(fresh_config(tmp_path))
     yield app
-    app.extensions["plugboard.db"].dispose()
+    kernel_services(app).engine.dispose()
 
 
 def enable(api: Api, account: Account) -> None:
@@ -61,7 +62,7 @@ def test_hello_is_installed_as_an_entry_point() -> None:
 
 
 def test_create_app_discovers_hello_through_its_entry_point(fresh_app: Flask) -> None:
-    record = fresh_app.extensions["plugboard.registry"].records["hello"]
+    record = kernel_services(fresh_app).registry.records["hello"]
     assert (record.source, record.status, record.error) == ("entry_point", "loaded", None)
     assert record.version == "1.0.0"
     assert record.package == "plugboard_hello"
@@ -70,15 +71,15 @@ def test_create_app_discovers_hello_through_its_entry_point(fresh_app: Flask) ->
 
 def test_entry_point_discovery_can_be_switched_off(tmp_path: Path) -> None:
     app = create_app({**fresh_config(tmp_path), "load_entry_points": False})
-    assert "hello" not in app.extensions["plugboard.registry"].records
-    app.extensions["plugboard.db"].dispose()
+    assert "hello" not in kernel_services(app).registry.records
+    kernel_services(app).engine.dispose()
 
 
 def test_deny_list_leaves_hello_out(tmp_path: Path) -> None:
     app = create_app({**fresh_config(tmp_path), "plugins_deny": ("hello",)})
-    assert app.extensions["plugboard.registry"].records["hello"].status == "denied"
+    assert kernel_services(app).registry.records["hello"].status == "denied"
     assert all("/hello" not in rule.rule for rule in app.url_map.iter_rules())
-    app.extensions["plugboard.db"].dispose()
+    kernel_services(app).engine.dispose()
 
 
 # -- migrations -------------------------------------------------------------------------
@@ -216,7 +217,7 @@ def test_hello_routes_are_in_the_openapi_document(api: Api) -> None:
 
 
 def test_hello_job_is_registered_and_purges_old_messages(app: Flask, api: Api) -> None:
-    name, job = app.extensions["plugboard.jobs"]["hello.purge_old_messages"]
+    name, job = kernel_services(app).job_specs["hello.purge_old_messages"]
     assert (name, job.cron, job.retry) == ("hello", "15 3 * * *", 2)
     alice = api.register()
     enable(api, alice)
@@ -228,7 +229,7 @@ def test_hello_job_is_registered_and_purges_old_messages(app: Flask, api: Api) -
 
 
 def test_hello_handles_payment_succeeded_for_its_tenant(app: Flask, api: Api) -> None:
-    handlers = app.extensions["plugboard.event_handlers"]["payment.succeeded"]
+    handlers = kernel_services(app).event_handlers["payment.succeeded"]
     (handler,) = [h for plugin, h in handlers if plugin == "hello"]
     assert handler.name == "hello.thank_for_payment"
     alice = api.register()

@@ -20,6 +20,7 @@ from flask import Flask
 
 from kernel import create_app
 from kernel.data import migrate
+from kernel.services import kernel_services
 from tests.conftest import _drop_namespace, _empty_tables, base_config
 from tests.helpers import SmtpSink
 
@@ -70,7 +71,7 @@ def full_app(
             migrated = create_app(config)
             with migrated.app_context():
                 migrate.upgrade(migrated)
-            migrated.extensions["plugboard.db"].dispose()
+            kernel_services(migrated).engine.dispose()
             cache[key] = config
         config = dict(cache[key])
         if backend == "postgresql":
@@ -82,8 +83,8 @@ def full_app(
     yield factory
     for app in made:
         _empty_tables(app)
-        settings = app.extensions["plugboard.settings"]
+        settings = kernel_services(app).settings
         if settings.redis_url:
             _drop_namespace(settings.redis_url, settings.redis_namespace)
-        app.extensions["plugboard.broadcast"].close()
-        app.extensions["plugboard.db"].dispose()
+        kernel_services(app).broadcast.close()
+        kernel_services(app).engine.dispose()

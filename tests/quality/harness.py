@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask
 
+from kernel.services import kernel_services
 from tests.helpers import Account, Api
 
 SPEC_PATH = "/api/openapi.json"
@@ -103,7 +104,7 @@ class Callers:
 
 def callers(app: Flask) -> Callers:
     """Register tenants A and B, a platform admin, and switch every loaded plugin on for both."""
-    registry = app.extensions["plugboard.registry"]
+    registry = kernel_services(app).registry
     failed = {r.name: r.error for r in registry.failures()}
     assert not failed, f"plugins failed to load, so their routes would go unchecked: {failed}"
     api = Api(app.test_client(), app)

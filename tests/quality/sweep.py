@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import Case, GenerationMode
 
 from kernel.data.session import Base, db
+from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope
 from tests.helpers import Account
 from tests.quality.harness import (
@@ -201,7 +202,7 @@ def isolation_sweep(app: Flask, who: Callers | None = None) -> Sweep:
 def tenant_rows(app: Flask, tenant_id: str) -> dict[str, list[tuple[Any, ...]]]:
     """Tenant A's rows of every model table in the database (and every row of shared ones)."""
     tid = uuid.UUID(tenant_id)
-    existing = set(sa.inspect(app.extensions["plugboard.db"]).get_table_names())
+    existing = set(sa.inspect(kernel_services(app).engine).get_table_names())
     out: dict[str, list[tuple[Any, ...]]] = {}
     with app.app_context(), platform_scope():
         for table in Base.metadata.sorted_tables:

@@ -56,6 +56,28 @@ class BadPrefix:
         return [Blueprint("badprefix", __name__, url_prefix="/api/v1/tenant")]
 
 
+class NotReady:
+    """Serves a route, then fails its one-time set-up (``plugboard_app_ready``)."""
+
+    plugin_info = PluginInfo(name="notready", version="1.0.0")
+
+    @hookimpl
+    def plugboard_blueprints(self) -> list[Any]:
+        from flask_smorest import Blueprint
+
+        blp = Blueprint("notready", __name__, url_prefix="/api/v1/notready")
+
+        @blp.get("/ping")
+        def ping() -> dict[str, Any]:
+            return {"pong": True}
+
+        return [blp]
+
+    @hookimpl
+    def plugboard_app_ready(self) -> None:
+        raise RuntimeError("cache server unreachable")
+
+
 class Ledger:
     """Handles ``payment.succeeded`` too; writes a note per event (test-only shortcut)."""
 

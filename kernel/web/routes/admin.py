@@ -10,17 +10,17 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
 
-from kernel.data.models import AuditEntry, Membership, Tenant, User
+from kernel.data.models import AuditEntry, Membership, Tenant
 from kernel.data.session import db
 from kernel.identity import accounts
 from kernel.identity.auth import platform_admin_required
+from kernel.problems import problem
 from kernel.runtime import audit
-from kernel.web.errors import problem
+from kernel.services import kernel_services
 from kernel.web.pagination import paginate
 from kernel.web.schemas import (
     AdminTenantCreateSchema,
@@ -85,8 +85,8 @@ class AdminTenants(MethodView):
             db.session.rollback()
             problem(409, "slug-taken", title="Tenant slug taken",
                     detail=f"The slug {data['slug']!r} is in use; choose another.")
-        current_app.extensions["plugboard.tenants"].invalidate()  # a cached miss of the slug
-        current_app.extensions["plugboard.activations"].seed_new_tenant(tenant.id, "platform-admin")
+        kernel_services().tenants.invalidate()  # a cached miss of the slug
+        kernel_services().activations.seed_new_tenant(tenant.id, "platform-admin")
         audit.describe("admin.tenants.create", "tenant", tenant.id, tenant_id=tenant.id)
         return tenant
 
@@ -112,7 +112,7 @@ class AdminTenantItem(MethodView):
             merged = {**tenant.settings, **data["settings"]}
             tenant.settings = {k: v for k, v in merged.items() if v is not None}
         db.session.commit()
-        current_app.extensions["plugboard.tenants"].invalidate()
+        kernel_services().tenants.invalidate()
         audit.describe("admin.tenants.update", "tenant", tenant.id, tenant_id=tenant.id,
                        fields=sorted(data))
         return tenant
@@ -138,19 +138,3 @@ class AuditLog(MethodView):
         if "until" in query:
             stmt = stmt.where(AuditEntry.created_at < query["until"])
         return paginate(stmt, pagination_parameters)
-
-
-def promote_admin(email: str, password: str, name: str | None = None) -> User:
-    """Create a platform admin, or promote an existing user (CLI ``create-admin``)."""
-    passwords = current_app.extensions["plugboard.passwords"]
-    user = accounts.user_by_email(email.strip().lower())
-    if user is None:
-        user = User(email=email.strip().lower(), name=name or email.split("@")[0],
-                    password_hash=passwords.hash(password))
-        db.session.add(user)
-    else:
-        user.password_hash = passwords.hash(password)
-    user.is_platform_admin = True
-    user.is_active = True
-    db.session.commit()
-    return user

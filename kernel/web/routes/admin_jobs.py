@@ -7,17 +7,17 @@ from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from kernel.data.session import db
 from kernel.identity.auth import platform_admin_required
+from kernel.problems import problem
 from kernel.runtime import audit
 from kernel.runtime.events import EventDelivery, retry_parked
 from kernel.runtime.jobs import JobRun, Jobs
-from kernel.web.errors import problem
+from kernel.services import kernel_services
 from kernel.web.pagination import paginate
 from kernel.web.schemas import Strict
 
@@ -80,7 +80,7 @@ class DeliveryQuerySchema(Strict):
 
 
 def _jobs() -> Jobs:
-    return current_app.extensions["plugboard.jobs_runner"]  # type: ignore[no-any-return]
+    return kernel_services().jobs
 
 
 def _queues(jobs: Jobs) -> list[dict[str, Any]]:

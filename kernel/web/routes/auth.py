@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from kernel.data.models import Tenant, User
 from kernel.data.session import db
 from kernel.identity import accounts
 from kernel.identity.auth import auth_required, authenticate, current_principal
+from kernel.problems import problem
 from kernel.runtime import audit
-from kernel.web.errors import problem
+from kernel.services import kernel_services
 from kernel.web.schemas import (
     ForgotSchema,
     LoginSchema,
@@ -57,7 +58,7 @@ def register(data: dict[str, Any]) -> dict[str, Any]:
     """Create an account and a tenant, with the caller as its owner."""
     user, tenant, pair = accounts.register(data)
     audit.describe("auth.register", "tenant", tenant.id, tenant_id=tenant.id, actor_id=user.id)
-    current_app.extensions["plugboard.tenants"].invalidate()
+    kernel_services().tenants.invalidate()
     accounts.send_verification(user)
     return {"user": user_json(user), "tenant": tenant, **pair_json(pair)}
 
@@ -105,7 +106,7 @@ def me() -> dict[str, Any]:
     if user is None:
         problem(401, "unauthenticated", title="Authentication required", detail="Unknown user.")
     assert user is not None
-    permissions = current_app.extensions["plugboard.permissions"]
+    permissions = kernel_services().permissions
     memberships = [] if principal.kind == "api_key" else [
         {"tenant": t, "role": m.role} for m, t in accounts.memberships_of(user.id)
     ]

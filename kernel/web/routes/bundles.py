@@ -21,13 +21,14 @@ from werkzeug.datastructures import CombinedMultiDict, FileStorage
 
 from kernel.config import Settings
 from kernel.identity.auth import auth_required, current_principal, platform_admin_required
+from kernel.problems import problem
 from kernel.registry import bundles
 from kernel.registry.activation import Activations
 from kernel.registry.bundle_archive import BundleRejected, integrity
 from kernel.runtime import audit
 from kernel.runtime.storage import ObjectNotFound, Storage
+from kernel.services import kernel_services
 from kernel.tenancy.scope import current_tenant_id
-from kernel.web.errors import problem
 
 
 class _MultipartParser(FlaskParser):
@@ -135,11 +136,11 @@ class TenantBundleSchema(ma.Schema):
 
 
 def _settings() -> Settings:
-    return current_app.extensions["plugboard.settings"]  # type: ignore[no-any-return]
+    return kernel_services().settings
 
 
 def _activations() -> Activations:
-    return current_app.extensions["plugboard.activations"]  # type: ignore[no-any-return]
+    return kernel_services().activations
 
 
 def _plugin(name: str) -> str:
@@ -294,7 +295,7 @@ def bundle_file(plugin: str, version: str, path: str) -> Response:
     headers = _file_headers(entry)
     if request.if_none_match.star_tag or request.if_none_match.contains_weak(entry["sha256"]):
         return Response(status=304, headers=headers)
-    storage: Storage = current_app.extensions["plugboard.storage"]
+    storage: Storage = kernel_services().storage
     key = bundles.blob_key(entry["sha256"])
     if _settings().bundle_delivery == "redirect":
         url = storage.presigned_get(key, PRESIGN_SECONDS, {

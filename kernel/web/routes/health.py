@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app, jsonify
+from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 
 from kernel.data.session import db
+from kernel.services import kernel_services
 
 log = logging.getLogger("plugboard.health")
 
@@ -24,7 +25,7 @@ def _database() -> tuple[str, str]:
 
 
 def _queue() -> tuple[str, str]:
-    settings = current_app.extensions["plugboard.settings"]
+    settings = kernel_services().settings
     if not settings.redis_url:
         return "ok", "inline (no Redis configured)"
     import redis
@@ -34,12 +35,11 @@ def _queue() -> tuple[str, str]:
 
 
 def _storage() -> tuple[str, str]:
-    return "ok", current_app.extensions["plugboard.storage"].check()
+    return "ok", kernel_services().storage.check()
 
 
 def readiness_checks(app: Flask) -> dict[str, Check]:
-    checks: dict[str, Check] = app.extensions.setdefault("plugboard.health_checks", {})
-    return checks
+    return kernel_services(app).health_checks
 
 
 def init_app(app: Flask) -> None:

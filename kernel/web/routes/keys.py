@@ -13,9 +13,9 @@ from kernel.data.models import ApiKey
 from kernel.data.session import db, utcnow
 from kernel.identity.auth import auth_required, current_principal
 from kernel.identity.credentials import new_api_key
-from kernel.identity.rbac import role_at_least
+from kernel.identity.rbac import may_grant
+from kernel.problems import problem
 from kernel.runtime import audit
-from kernel.web.errors import problem
 from kernel.web.pagination import paginate
 from kernel.web.schemas import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
 
@@ -39,7 +39,7 @@ class ApiKeys(MethodView):
         """Create a key with a role no higher than yours; the secret is in this answer only."""
         principal = current_principal()
         assert principal is not None and principal.role is not None
-        if not role_at_least(principal.role, data["role"]):
+        if not may_grant(principal.role, data["role"]):
             problem(403, "forbidden", title="Forbidden",
                     detail=f"Your role ({principal.role}) cannot create {data['role']} keys.")
         if data.get("expires_at") is not None and data["expires_at"] <= utcnow():

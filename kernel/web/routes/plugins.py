@@ -7,18 +7,18 @@ from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields
 
 from kernel.data.session import db
 from kernel.identity.auth import auth_required, current_principal, platform_admin_required
+from kernel.problems import problem
 from kernel.registry.activation import Activations, PluginActivation, masked
 from kernel.registry.manager import PluginRecord
 from kernel.runtime import audit
+from kernel.services import kernel_services
 from kernel.tenancy.scope import current_tenant_id, tenant_scope
-from kernel.web.errors import problem
 from kernel.web.routes.admin import tenant_or_404
 from kernel.web.schemas import Strict
 
@@ -92,7 +92,7 @@ class InstalledPluginSchema(ma.Schema):
 
 
 def _activations() -> Activations:
-    return current_app.extensions["plugboard.activations"]  # type: ignore[no-any-return]
+    return kernel_services().activations
 
 
 def _describe(record: PluginRecord, row: PluginActivation | None, detail: bool) -> dict[str, Any]:

@@ -9,12 +9,13 @@ import uuid
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, current_app, request
+from flask import Response, request
 from flask_smorest import Blueprint
 
-from kernel.runtime.storage import ObjectNotFound
-from kernel.tenancy.directory import TenantInfo
-from kernel.web.errors import problem
+from kernel.problems import problem
+from kernel.runtime.storage import ObjectNotFound, public_asset_key
+from kernel.services import kernel_services
+from kernel.tenancy.directory import public_tenant
 
 blp = Blueprint("public", __name__, url_prefix="/api/v1/public", description="Storefront (public)")
 
@@ -22,16 +23,6 @@ blp = Blueprint("public", __name__, url_prefix="/api/v1/public", description="St
 class PublicTenantSchema(ma.Schema):
     slug = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
-
-
-def public_tenant() -> TenantInfo:
-    """The active tenant a storefront request addresses; 404 problem when there is none."""
-    info: TenantInfo | None = current_app.extensions["plugboard.tenants"].for_public_request(request)
-    if info is None:
-        problem(404, "unknown-tenant", title="Unknown tenant",
-                detail="No active tenant answers to this Host or X-Tenant header.")
-    assert info is not None
-    return info
 
 
 @blp.get("/tenant")
@@ -47,29 +38,13 @@ def tenant() -> dict[str, Any]:
 # -- public tenant assets ---------------------------------------------------------------
 #
 # Files a tenant publishes with its storefront content (images in pages, ...). Plugins
-# store them with the app's storage under public_asset_key(); this route serves them to
-# any browser, with the tenant in the URL (an <img> cannot send X-Tenant). Only keys under
-# tenants/<id>/public/ are reachable here: the rest of a tenant's files stay private.
+# store them with the app's storage under public_asset_key() (kernel.runtime.storage);
+# this route serves them to any browser, with the tenant in the URL (an <img> cannot send
+# X-Tenant). Only keys under tenants/<id>/public/ are reachable here: the rest of a
+# tenant's files stay private.
 # Names are content-addressed by convention (a sha256 in the name), hence immutable.
 
 ASSET_CACHE_CONTROL = "public, max-age=31536000, immutable"
-
-
-def public_asset_key(tenant_id: uuid.UUID, name: str) -> str:
-    """The storage key of a public asset ``name`` (e.g. ``pages/<sha256>.png``) of a tenant.
-
-    .. versionadded:: 1.0
-    """
-    return f"tenants/{tenant_id}/public/{name}"
-
-
-def public_asset_url(tenant_id: uuid.UUID, name: str) -> str:
-    """The absolute URL that serves :func:`public_asset_key` ``(tenant_id, name)`` to anyone.
-
-    .. versionadded:: 1.0
-    """
-    base = current_app.extensions["plugboard.settings"].public_url.rstrip("/")
-    return f"{base}/api/v1/public/assets/{tenant_id}/{name}"
 
 
 @blp.get("/assets/<uuid:tenant_id>/<path:name>")
@@ -77,10 +52,10 @@ def public_asset_url(tenant_id: uuid.UUID, name: str) -> str:
                     "304": {"description": "not modified (If-None-Match)"}})
 def asset(tenant_id: uuid.UUID, name: str) -> Response:
     """A tenant's public asset (e.g. an image placed in a page); immutable, strong ETag."""
-    info = current_app.extensions["plugboard.tenants"].by_id(tenant_id)
+    info = kernel_services().tenants.by_id(tenant_id)
     try:
         found = None if info is None or info.status != "active" else (
-            current_app.extensions["plugboard.storage"].get(public_asset_key(tenant_id, name)))
+            kernel_services().storage.get(public_asset_key(tenant_id, name)))
     except (ObjectNotFound, ValueError):
         found = None
     if found is None:

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
@@ -16,10 +15,11 @@ from kernel.data.session import db
 from kernel.identity import accounts
 from kernel.identity.auth import auth_required, current_principal
 from kernel.identity.credentials import new_token
-from kernel.identity.rbac import role_at_least
+from kernel.identity.rbac import may_grant
+from kernel.problems import problem
 from kernel.runtime import audit
+from kernel.services import kernel_services
 from kernel.tenancy.scope import current_tenant_id, platform_scope
-from kernel.web.errors import problem
 from kernel.web.pagination import paginate
 from kernel.web.schemas import (
     DomainCreateSchema,
@@ -62,7 +62,7 @@ class TenantProfile(MethodView):
             merged = {**tenant.settings, **data["settings"]}
             tenant.settings = {k: v for k, v in merged.items() if v is not None}
         db.session.commit()
-        current_app.extensions["plugboard.tenants"].invalidate()
+        kernel_services().tenants.invalidate()
         audit.describe("tenant.update", "tenant", tenant.id, fields=sorted(data))
         return tenant
 
@@ -89,7 +89,7 @@ def _owner_count() -> int:
 def _may_grant(role: str) -> None:
     """Nobody grants or touches a role above their own."""
     principal = current_principal()
-    if principal is None or principal.role is None or not role_at_least(principal.role, role):
+    if not may_grant(principal.role if principal else None, role):
         problem(403, "forbidden", title="Forbidden",
                 detail=f"Your role ({principal.role if principal else None}) cannot manage {role}s.")
 
@@ -115,7 +115,7 @@ class Members(MethodView):
         user = accounts.user_by_email(data["email"])
         new_user = user is None
         if user is None:
-            passwords = current_app.extensions["plugboard.passwords"]
+            passwords = kernel_services().passwords
             user = User(email=data["email"], name=data.get("name") or data["email"].split("@")[0],
                         password_hash=passwords.hash(new_token()))
             db.session.add(user)
@@ -128,9 +128,9 @@ class Members(MethodView):
             db.session.rollback()
             problem(409, "already-a-member", title="Already a member",
                     detail=f"{data['email']} is already a member; change their role instead.")
-        current_app.extensions["plugboard.memberships"].changed(member.user_id, member.tenant_id)
+        kernel_services().memberships.changed(member.user_id, member.tenant_id)
         inviter = current_principal()
-        current_app.extensions["plugboard.jobs_runner"].enqueue(
+        kernel_services().jobs.enqueue(
             "kernel.mail_invitation", tenant.id, user_id=str(user.id), role=member.role,
             inviter=_inviter_name(inviter.user_id if inviter else None), set_password=new_user)
         db.session.commit()
@@ -167,7 +167,7 @@ class MemberItem(MethodView):
         with platform_scope():
             accounts.revoke_user_tokens(member.user_id, member.tenant_id)
         db.session.commit()
-        current_app.extensions["plugboard.memberships"].changed(member.user_id, member.tenant_id)
+        kernel_services().memberships.changed(member.user_id, member.tenant_id)
         audit.describe("members.update", "membership", member.id, role=member.role)
         return _member_json(member)
 
@@ -186,7 +186,7 @@ class MemberItem(MethodView):
             accounts.revoke_user_tokens(user_id, tenant_id)
         db.session.delete(member)
         db.session.commit()
-        current_app.extensions["plugboard.memberships"].changed(user_id, tenant_id)
+        kernel_services().memberships.changed(user_id, tenant_id)
         audit.describe("members.remove", "membership", member_id)
 
 
@@ -205,7 +205,7 @@ class Domains(MethodView):
     @blp.alt_response(409, description="The domain is attached to a tenant already")
     def post(self, data: dict[str, Any]) -> Domain:
         """Add a custom domain (globally unique)."""
-        base = current_app.extensions["plugboard.settings"].base_domain.lower()
+        base = kernel_services().settings.base_domain.lower()
         if data["hostname"] == base or data["hostname"].endswith("." + base):
             problem(422, "validation-error", title="Validation failed",
                     detail=f"Subdomains of {base} resolve by tenant slug already.",
@@ -219,7 +219,7 @@ class Domains(MethodView):
             db.session.rollback()
             problem(409, "domain-taken", title="Domain taken",
                     detail=f"{data['hostname']} is already attached to a tenant.")
-        current_app.extensions["plugboard.tenants"].invalidate()
+        kernel_services().tenants.invalidate()
         audit.describe("domains.add", "domain", domain.id, hostname=domain.hostname)
         return domain
 
@@ -247,5 +247,5 @@ class DomainItem(MethodView):
         domain = _domain(domain_id)
         db.session.delete(domain)
         db.session.commit()
-        current_app.extensions["plugboard.tenants"].invalidate()
+        kernel_services().tenants.invalidate()
         audit.describe("domains.remove", "domain", domain_id)

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from kernel.services import kernel_services
 from plugins.pages.cache import MISSING, PageCache, entry
 from tests.helpers import Account, Api
 from tests.plugins.pages.conftest import PAGES, create, doc, node, publish, storefront
@@ -29,7 +30,7 @@ def counted_sql(app: Flask) -> Iterator[list[str]]:
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
 
-    engine = app.extensions["plugboard.db"]
+    engine = kernel_services(app).engine
     sa.event.listen(engine, "before_cursor_execute", count)
     try:
         yield statements
@@ -137,7 +138,7 @@ while time.time() < deadline:
 
 
 def _settings(app: Flask) -> dict[str, Any]:
-    settings = dataclasses.asdict(app.extensions["plugboard.settings"])
+    settings = dataclasses.asdict(kernel_services(app).settings)
     return {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
 
 

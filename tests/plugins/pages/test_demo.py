@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from kernel.cli import main as cli_main
 from kernel.tenancy.demo import seed_demo
 from plugins.pages import demo
 from tests.helpers import Api
@@ -25,6 +26,6 @@ def test_demo_seeds_a_published_home_page_once(app: Flask, api: Api) -> None:
 
 
 def test_cli_demo_prints_how_to_log_in(app: Flask, api: Api) -> None:
-    result = app.test_cli_runner().invoke(args=["demo", "--password", "demo password 123"])
+    result = app.test_cli_runner().invoke(cli_main, args=["demo", "--password", "demo password 123"])
     assert result.exit_code == 0, result.output
     assert storefront(api, "/", "demo").status_code == 200

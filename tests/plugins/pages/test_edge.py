@@ -15,7 +15,8 @@ import pytest
 from flask import Flask
 
 from kernel import create_app
-from kernel.registry import install as plugin_web
+from kernel.web import edge
+from kernel.services import kernel_services
 from kernel.web.observability import JsonFormatter
 from tests.helpers import Account, Api, assert_problem
 from tests.plugins.pages.conftest import PUBLIC, create, doc, node, publish, storefront
@@ -111,7 +112,7 @@ def test_request_id_metrics_and_access_log(api: Api, flask_calls: Counting, acce
 def test_url_matches_are_remembered_per_path_and_bounded(
     app: Flask, api: Api, owner: Account, flask_calls: Counting, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(plugin_web, "ROUTES_CACHED", 2)
+    monkeypatch.setattr(edge, "ROUTES_CACHED", 2)
     pages = {f"/p{i}": doc(node("Text", "t", text=f"page {i}")) for i in range(3)}
     for path, data in pages.items():
         publish(api, owner, create(api, owner, path, data, path)["id"])
@@ -151,4 +152,4 @@ def test_behind_a_trusted_proxy_the_edge_sees_the_forwarded_host(
     for _ in range(2):  # the view, then the edge
         resp = client.get(PUBLIC + "/", base_url="http://internal:8000/", headers=headers)
         assert resp.status_code == 200 and resp.get_json() == HOME
-    proxied.extensions["plugboard.db"].dispose()
+    kernel_services(proxied).engine.dispose()

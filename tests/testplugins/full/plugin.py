@@ -11,11 +11,11 @@ from typing import Any
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import current_app
 from flask_smorest import Blueprint
 
 from hookspecs import EventHandler, JobFailed, JobSpec, PluginInfo, PluginRefusal, hookimpl
 from kernel.api import auth_required, db, public_tenant
+from kernel.services import kernel_services
 from tests.testplugins.full.models import FullNote
 
 CALLS: list[tuple[str, dict[str, Any]]] = []
@@ -128,6 +128,13 @@ def plugboard_public_blueprints() -> list[Blueprint]:
 
 
 @hookimpl
+def plugboard_app_ready(app: Any) -> None:
+    # what is installed by then: the plugin's own routes and jobs, the kernel's services
+    CALLS.append(("app_ready", {"app": app, "routes": "full" in app.blueprints,
+                                "job": "full.cleanup" in kernel_services(app).job_specs}))
+
+
+@hookimpl
 def plugboard_webhook_blueprints() -> list[Blueprint]:
     return [webhook_blp]
 
@@ -163,7 +170,7 @@ def plugboard_tenant_enabled(tenant_id: uuid.UUID, config: Mapping[str, Any]) ->
 
 @hookimpl
 def plugboard_tenant_disabled(tenant_id: uuid.UUID) -> None:
-    config = current_app.extensions["plugboard.activations"].config_of(tenant_id, "full")
+    config = kernel_services().activations.config_of(tenant_id, "full")
     if config.get("refuse_disable"):
         raise PluginRefusal("notes must be exported before disabling")
     CALLS.append(("disabled", {"tenant_id": tenant_id}))
@@ -188,7 +195,7 @@ def plugboard_activation_changed(tenant_id: uuid.UUID, plugin: str, enabled: boo
 
 @hookimpl
 def plugboard_request_guard(tenant_id: uuid.UUID, endpoint: str) -> None:
-    config = current_app.extensions["plugboard.activations"].config_of(tenant_id, "full")
+    config = kernel_services().activations.config_of(tenant_id, "full")
     if config.get("suspended") and not endpoint.startswith("plugins."):
         raise PluginRefusal("the account is suspended for non-payment", status=402,
                             type_="payment-required")
