@@ -15,8 +15,8 @@ import pytest
 from flask import Flask
 
 from kernel import create_app
-from kernel.web import edge
 from kernel.services import kernel_services
+from kernel.web import edge
 from kernel.web.observability import JsonFormatter
 from tests.helpers import Account, Api, assert_problem
 from tests.plugins.pages.conftest import PUBLIC, create, doc, node, publish, storefront
