@@ -2,7 +2,9 @@
 
 The kernel's gate has authenticated the caller, opened the tenant's scope and checked
 that the tenant enabled ``pages``; each view checks its permission (``pages.read``,
-``pages.write``, ``pages.publish``) and leaves the work to :mod:`.services`.
+``pages.write``, ``pages.publish``), leaves the work to :mod:`.services` (which flush)
+and commits it. This is the template for a plugin's views: permissions, the acting
+principal and field errors come from ``kernel.api``.
 
 Responses that carry a Puck document are encoded here, not by Flask's JSON provider,
 because that one sorts keys: the editor gets its document back byte for byte.
@@ -23,13 +25,17 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from kernel.api import (
+    acting_principal,
     audit_describe,
     auth_required,
-    current_principal,
     current_tenant_id,
+    db,
+    field_error,
     paginate,
     plugin_config,
     problem,
+    require_permission,
+    validation_problem,
 )
 from plugins.pages import assets, services
 from plugins.pages.models import Page, PageVersion
@@ -82,8 +88,8 @@ def domain_errors(view: F) -> F:
         try:
             return view(*args, **kwargs)
         except services.InvalidPage as exc:
-            problem(422, "validation-error", title="Validation failed", detail=str(exc),
-                    errors=[_error(p.pointer, p.message) for p in exc.problems])
+            validation_problem([field_error(p.pointer, p.message) for p in exc.problems],
+                               detail=str(exc))
         except services.StaleVersion as exc:
             problem(412, "precondition-failed", title="The draft has changed", detail=str(exc),
                     current_version=exc.current, headers={"ETag": f'"{exc.current}"'})
@@ -95,11 +101,6 @@ def domain_errors(view: F) -> F:
             problem(status, kind, title=title, detail=str(exc))
 
     return cast(F, wrapper)
-
-
-def _error(pointer: str, message: str) -> dict[str, str]:
-    return {"field": pointer.strip("/").replace("/", "."), "pointer": pointer,
-            "location": "json", "message": message}
 
 
 def _json(payload: Any, status: int = 200, etag: int | None = None) -> Response:
@@ -117,9 +118,7 @@ def _settings() -> services.Settings:
 
 
 def _actor() -> str:
-    principal = current_principal()
-    assert principal is not None  # auth_required ran
-    return principal.actor_id
+    return acting_principal().actor_id
 
 
 def _expected(body_version: int | None) -> int | None:
@@ -132,13 +131,6 @@ def _expected(body_version: int | None) -> int | None:
         return int(tag)
     problem(412, "precondition-failed", title="The draft has changed",
             detail='If-Match must be one page ETag, e.g. "3" (weak ETags never match).')
-
-
-def _require(permission: str) -> None:
-    principal = current_principal()
-    if principal is None or not principal.can(permission):
-        problem(403, "forbidden", title="Forbidden",
-                detail=f"Your role lacks permission `{permission}`.")
 
 
 @blp.route("")
@@ -158,6 +150,7 @@ class Pages(MethodView):
     def post(self, data: dict[str, Any]) -> Response:
         """Create a page (a draft; ``data`` defaults to an empty Puck document)."""
         page = services.create_page(current_tenant_id(), _actor(), _settings(), **data)
+        db.session.commit()
         audit_describe("pages.page.create", "page", page.id, path=page.path)
         return _page(page, 201)
 
@@ -182,6 +175,7 @@ class PageItem(MethodView):
         """Change the draft's path, title or document; the draft version goes up by one."""
         expected = _expected(data.pop("version", None))
         page = services.update_draft(current_tenant_id(), page_id, _actor(), _settings(), data, expected)
+        db.session.commit()
         audit_describe("pages.page.update", "page", page.id, fields=sorted(data), version=page.version)
         return _page(page)
 
@@ -191,8 +185,9 @@ class PageItem(MethodView):
     def delete(self, page_id: uuid.UUID) -> None:
         """Delete the page and its history (a published page needs ``pages.publish``)."""
         if services.get_page(current_tenant_id(), page_id).published_version is not None:
-            _require("pages.publish")
+            require_permission("pages.publish")
         services.delete_page(current_tenant_id(), page_id)
+        db.session.commit()
         audit_describe("pages.page.delete", "page", page_id)
 
 
@@ -208,6 +203,7 @@ def publish(data: dict[str, Any], page_id: uuid.UUID) -> Response:
     tenant_id = current_tenant_id()
     version = services.publish(tenant_id, page_id, _actor(), _settings(), message=data["message"],
                                expected=_expected(data.get("version")))
+    db.session.commit()
     audit_describe("pages.page.publish", "page", page_id, version=version.number)
     return _page(services.get_page(tenant_id, page_id))
 
@@ -219,6 +215,7 @@ def publish(data: dict[str, Any], page_id: uuid.UUID) -> Response:
 def unpublish(page_id: uuid.UUID) -> Response:
     """Take the page off storefronts (its draft and history stay)."""
     page = services.unpublish(current_tenant_id(), page_id)
+    db.session.commit()
     audit_describe("pages.page.unpublish", "page", page_id)
     return _page(page)
 
@@ -253,9 +250,10 @@ def version(page_id: uuid.UUID, number: int) -> Response:
 def restore(data: dict[str, Any], page_id: uuid.UUID, number: int) -> Response:
     """Make version ``number`` the draft again; with ``publish: true`` also publish it."""
     if data["publish"]:
-        _require("pages.publish")
+        require_permission("pages.publish")
     page = services.restore(current_tenant_id(), page_id, number, _actor(), _settings(),
                             publish_now=data["publish"], expected=_expected(data.get("version")))
+    db.session.commit()
     audit_describe("pages.page.restore", "page", page_id, version=number, published=data["publish"])
     return _page(page)
 

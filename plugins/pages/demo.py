@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from kernel.api import db
 from plugins.pages import services
 
 ACTOR = "demo"
@@ -44,3 +45,4 @@ def seed(tenant_id: uuid.UUID) -> None:
     page = services.create_page(tenant_id, ACTOR, settings, path="/", title="Home",
                                 data=home_document())
     services.publish(tenant_id, page.id, ACTOR, settings, message="Seeded by plugboard demo")
+    db.session.commit()

@@ -4,7 +4,10 @@ Every function takes the tenant it works for and runs inside that tenant's scope
 the same code serves API views, the demo seeder and any job. Failures are the
 :class:`PagesError` subclasses below; ``api.py`` turns them into problem responses.
 Changes that affect what storefronts see are announced through :mod:`.cache` once the
-transaction commits.
+transaction commits. Services flush and never commit: the caller (a view, a job, an event
+handler, the demo seeder) commits, so a service's work commits together with the rest of
+the caller's. After a :class:`PagesError` the caller's transaction may be unusable (a
+failed flush): roll it back.
 """
 
 from __future__ import annotations
@@ -139,7 +142,7 @@ def create_page(tenant_id: uuid.UUID, actor: str, settings: Settings, *, path: s
         page = Page(path=path, title=title, data=data, version=1, status=DRAFT,
                     created_by=actor, updated_by=actor)
         db.session.add(page)
-        _commit(path)
+        _flush(path)
     return page
 
 
@@ -164,14 +167,12 @@ def update_draft(tenant_id: uuid.UUID, page_id: uuid.UUID, actor: str, settings:
         try:
             updated = db.session.execute(stmt, execution_options={"synchronize_session": False})
         except IntegrityError:
-            db.session.rollback()
             raise PathTaken(values.get("path", "")) from None
         if updated.rowcount == 0:  # type: ignore[attr-defined]
-            db.session.rollback()
-            raise StaleVersion(expected or 0, get_page(tenant_id, page_id).version)
+            db.session.refresh(page)  # the version that won, not the one read before
+            raise StaleVersion(expected or 0, page.version)
         if page.published_version is not None and "path" in values:
             cache.announce(tenant_id)
-        db.session.commit()
         db.session.refresh(page)
     return page
 
@@ -182,7 +183,7 @@ def delete_page(tenant_id: uuid.UUID, page_id: uuid.UUID) -> None:
         if page.published_version is not None:
             cache.announce(tenant_id)
         db.session.delete(page)
-        db.session.commit()
+        db.session.flush()
 
 
 def publish(tenant_id: uuid.UUID, page_id: uuid.UUID, actor: str, settings: Settings, *,
@@ -191,7 +192,6 @@ def publish(tenant_id: uuid.UUID, page_id: uuid.UUID, actor: str, settings: Sett
     with tenant_scope(tenant_id):
         page = _locked(page_id)
         if expected is not None and page.version != expected:
-            db.session.rollback()
             raise StaleVersion(expected, page.version)
         check_document(page.data, settings)
         version = _snapshot(page, actor, message)
@@ -205,7 +205,7 @@ def unpublish(tenant_id: uuid.UUID, page_id: uuid.UUID) -> Page:
         if page.published_version is not None:
             page.status, page.published_version, page.published_at = DRAFT, None, None
             cache.announce(tenant_id)
-        db.session.commit()
+        db.session.flush()
     return page
 
 
@@ -216,7 +216,6 @@ def restore(tenant_id: uuid.UUID, page_id: uuid.UUID, number: int, actor: str,
         page = _locked(page_id)
         old = version_of(tenant_id, page_id, number)
         if expected is not None and page.version != expected:
-            db.session.rollback()
             raise StaleVersion(expected, page.version)
         page.data, page.title = old.data, old.title
         page.version += 1
@@ -226,7 +225,7 @@ def restore(tenant_id: uuid.UUID, page_id: uuid.UUID, number: int, actor: str,
             version = _snapshot(page, actor, f"Restored from version {number}")
             _go_live(tenant_id, page, version)
         else:
-            db.session.commit()
+            db.session.flush()
     return page
 
 
@@ -270,14 +269,13 @@ def _go_live(tenant_id: uuid.UUID, page: Page, version: PageVersion) -> None:
     page.status, page.published_version = PUBLISHED, version.number
     page.published_at = version.created_at = utcnow()
     cache.announce(tenant_id)
-    db.session.commit()
+    db.session.flush()
 
 
-def _commit(path: str) -> None:
+def _flush(path: str) -> None:
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         raise PathTaken(path) from None
 
 
