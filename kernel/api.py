@@ -33,8 +33,9 @@ from typing import Any
 from flask import Flask
 
 from kernel.data import session as _db
+from kernel.data.base import Base, TenantOwned, utcnow
 from kernel.data.rls import disable_tenant_rls, enable_tenant_rls
-from kernel.data.session import Base, TenantOwned, db, utcnow
+from kernel.data.session import db
 from kernel.identity.auth import (
     Principal,
     acting_principal,

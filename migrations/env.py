@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import context
 
-from kernel.data.session import Base, UTCDateTime
+from kernel.data.base import Base, UTCDateTime
 from kernel.services import kernel_services
 
 log = logging.getLogger("plugboard.migrations")

@@ -28,7 +28,7 @@ from flask.testing import FlaskClient
 
 from kernel import create_app
 from kernel.data import migrate
-from kernel.data.session import Base
+from kernel.data.base import Base
 from kernel.runtime.storage import LocalStorage, S3Storage, Storage
 from kernel.services import kernel_services
 from tests.helpers import Api, MailBox, SmtpSink, free_port

@@ -193,7 +193,7 @@ def assert_problem(resp: TestResponse, status: int, type_suffix: str | None = No
 
 def _model_tables(app: Flask) -> list[sa.Table]:
     """The tables of every model that exist in ``app``'s database (plugins may be left out)."""
-    from kernel.data.session import Base
+    from kernel.data.base import Base
 
     existing = set(sa.inspect(kernel_services(app).engine).get_table_names())
     return [t for t in Base.metadata.sorted_tables if t.name in existing]

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kernel.data.session import Base, TenantOwned, utcnow
+from kernel.data.base import Base, TenantOwned, utcnow
 
 
 def _uuid_pk() -> Mapped[uuid.UUID]:

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from kernel.config import Settings
+from kernel.data.base import utcnow
 from kernel.data.models import Membership, RefreshToken, Tenant, User, UserToken
-from kernel.data.session import db, utcnow
+from kernel.data.session import db
 from kernel.identity.credentials import new_token, token_digest
 from kernel.problems import problem
 from kernel.services import kernel_services

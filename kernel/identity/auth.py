@@ -18,8 +18,9 @@ import jwt
 import sqlalchemy as sa
 from flask import g, request
 
+from kernel.data.base import utcnow
 from kernel.data.models import ApiKey, User
-from kernel.data.session import db, utcnow
+from kernel.data.session import db
 from kernel.identity.credentials import API_KEY_PREFIX, same, split_api_key, token_digest
 from kernel.problems import problem
 from kernel.registry.guards import run_guards

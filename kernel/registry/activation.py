@@ -19,7 +19,8 @@ from jsonschema import Draft202012Validator
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hookspecs import PluginInfo, PluginRefusal
-from kernel.data.session import Base, TenantOwned, db, utcnow
+from kernel.data.base import Base, TenantOwned, utcnow
+from kernel.data.session import db
 from kernel.identity.credentials import SecretBox
 from kernel.problems import Problem, problem
 from kernel.registry.manager import PluginRegistry

@@ -23,8 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.config import Settings
+from kernel.data.base import Base, JSONType, TenantOwned, utcnow
 from kernel.data.models import Tenant
-from kernel.data.session import Base, JSONType, TenantOwned, db, utcnow
+from kernel.data.session import db
 from kernel.problems import problem
 from kernel.registry.bundle_archive import BundleFile, Limits, read_upload, version_digest
 from kernel.runtime.storage import Storage

@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hookspecs import EventHandler, JobSpec
-from kernel.data.session import Base, TenantOwned, db, utcnow
+from kernel.data.base import Base, TenantOwned, utcnow
+from kernel.data.session import db
 from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope, tenant_scope
 

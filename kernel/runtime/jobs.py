@@ -27,7 +27,8 @@ from rq.worker import SimpleWorker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hookspecs import JobFailed, JobSpec
-from kernel.data.session import Base, TenantOwned, after_commit, db, utcnow
+from kernel.data.base import Base, TenantOwned, utcnow
+from kernel.data.session import after_commit, db
 from kernel.services import JobTable, kernel_services
 from kernel.tenancy.scope import platform_scope, tenant_scope
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from kernel.data.base import utcnow
 from kernel.data.models import Membership, Tenant, User
-from kernel.data.session import db, utcnow
+from kernel.data.session import db
 from kernel.identity import accounts
 from kernel.services import kernel_services
 from kernel.tenancy.scope import tenant_scope

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.pool import NullPool
 
-import kernel.data.session as kernel_db
+import kernel.data.engine as kernel_engine
+import kernel.data.scoping as kernel_scoping
 from kernel import create_app
 from kernel.data.models import Domain
 from kernel.data.session import after_commit, db
@@ -139,9 +140,9 @@ def test_settings_that_are_not_a_uuid_are_never_inlined(app: Flask) -> None:
     with app.app_context(), db.engine.connect() as conn:
         raw = conn.connection.driver_connection
         with pytest.raises(ValueError, match="refusing"):
-            kernel_db._send_rls_settings(raw, ("x', true); DROP TABLE domains; --", "off"))
+            kernel_scoping._send_rls_settings(raw, ("x', true); DROP TABLE domains; --", "off"))
         with pytest.raises(ValueError, match="refusing"):
-            kernel_db._send_rls_settings(raw, ("", "yes"))
+            kernel_scoping._send_rls_settings(raw, ("", "yes"))
 
 
 def _restart_server_sessions(app: Flask) -> None:
@@ -160,7 +161,7 @@ def _restart_server_sessions(app: Flask) -> None:
 def test_connections_that_died_while_idle_are_replaced(api: Api, app: Flask,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     acct = api.register("revive")
-    monkeypatch.setattr(kernel_db, "PING_AFTER_IDLE_SECONDS", 0.0)  # everything counts as idle
+    monkeypatch.setattr(kernel_engine, "PING_AFTER_IDLE_SECONDS", 0.0)  # everything counts as idle
     _restart_server_sessions(app)
     assert api.get(MEMBERS, acct).status_code == 200
 
@@ -170,7 +171,7 @@ def test_connection_back_in_the_pool_a_moment_ago_is_not_pinged(api: Api, app: F
     # the other side of the trade: no ping for a connection just handed back, so one that
     # died in that moment fails its request; SQLAlchemy then recycles the whole pool
     acct = api.register("no-ping")
-    monkeypatch.setattr(kernel_db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    monkeypatch.setattr(kernel_engine, "PING_AFTER_IDLE_SECONDS", 3600.0)
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answer 500 as production does
     _restart_server_sessions(app)
     assert api.get(MEMBERS, acct).status_code == 500
@@ -211,12 +212,12 @@ def test_tenant_settings_on_an_autocommit_or_failed_connection(app: Flask) -> No
     with app.app_context():
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             raw = conn.connection.driver_connection
-            assert kernel_db._send_rls_settings(raw, (tid, "off"))
+            assert kernel_scoping._send_rls_settings(raw, (tid, "off"))
             assert raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # no BEGIN
         with db.engine.connect() as conn:
             raw = conn.connection.driver_connection
             with pytest.raises(psycopg.errors.DivisionByZero):
                 raw.execute("SELECT 1 / 0")
             # a failed transaction: no raw psycopg error, the caller goes through SQLAlchemy
-            assert kernel_db._send_rls_settings(raw, (tid, "off")) is False
+            assert kernel_scoping._send_rls_settings(raw, (tid, "off")) is False
             conn.rollback()

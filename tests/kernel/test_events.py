@@ -18,7 +18,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.data.session import db, utcnow
+from kernel.data.base import utcnow
+from kernel.data.session import db
 from kernel.runtime.events import EventDelivery, OutboxEvent, emit
 from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope, tenant_scope

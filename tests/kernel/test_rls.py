@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from kernel.data.session import Base, db, is_tenant_owned
+from kernel.data.base import Base, is_tenant_owned
+from kernel.data.session import db
 from kernel.tenancy.scope import platform_scope, tenant_scope
 from tests.helpers import Account, Api
 

@@ -22,7 +22,8 @@ from flask import Flask
 
 from kernel import create_app
 from kernel.data import migrate
-from kernel.data.session import Base, db
+from kernel.data.base import Base
+from kernel.data.session import db
 from kernel.services import kernel_services
 from kernel.tenancy.scope import tenant_scope
 from tests.helpers import Account, Api, assert_problem

@@ -24,7 +24,8 @@ from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import Case, GenerationMode
 
-from kernel.data.session import Base, db
+from kernel.data.base import Base
+from kernel.data.session import db
 from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope
 from tests.helpers import Account

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from kernel.data.base import utcnow
 from kernel.data.models import ApiKey
-from kernel.data.session import db, utcnow
+from kernel.data.session import db
 from kernel.identity.auth import auth_required, current_principal
 from kernel.identity.credentials import new_api_key
 from kernel.identity.rbac import may_grant

@@ -1,0 +1,249 @@
+"""Tenant scoping of statements: the session's events that keep a tenant's code to its rows.
+
+Tenant isolation happens twice:
+
+* in the ORM: every statement touching a :class:`~kernel.data.base.TenantOwned` model gets
+  a ``tenant_id = <scope>`` criterion, a statement outside any scope raises, and a flush
+  refuses to write rows of a tenant other than the scope's;
+* on PostgreSQL, in the database: row-level security policies (:mod:`kernel.data.rls`)
+  compare ``tenant_id`` with the transaction-local settings ``plugboard.tenant_id`` /
+  ``plugboard.all_tenants``, which the session sets whenever the scope changes.
+
+The scope itself (which tenant the current code runs as) is :mod:`kernel.tenancy.scope`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import (
+    ORMExecuteState,
+    Session,
+    UOWTransaction,
+    with_loader_criteria,
+)
+from sqlalchemy.sql.util import find_tables
+
+from kernel.data.base import Base, TenantOwned, is_tenant_owned
+from kernel.tenancy.scope import TenantScopeError, current_scope
+
+
+class PlugboardSession(Session):
+    """The session class; its events enforce the tenant scope."""
+
+    def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        """:meth:`Session.get`, with the scope enforced for rows already in the identity map.
+
+        The identity map answers without a query, so ``do_orm_execute`` never sees it.
+        """
+        obj = super().get(entity, ident, **kwargs)
+        if obj is None or not is_tenant_owned(type(obj)):
+            return obj
+        scope = current_scope()
+        if scope is None:
+            raise TenantScopeError(
+                f"session.get of tenant-owned {type(obj).__name__} outside a tenant scope. Run "
+                "it inside `with tenant_scope(tenant_id):` (or `platform_scope()`)."
+            )
+        if scope.tenant_id is not None and obj.tenant_id != scope.tenant_id:
+            return None
+        return obj
+
+
+def _scope_settings() -> tuple[str, str]:
+    scope = current_scope()
+    if scope is None:
+        return ("", "off")
+    if scope.tenant_id is None:
+        return ("", "on")
+    return (str(scope.tenant_id), "off")
+
+
+# the transaction-local settings the row-level security policies read; sent with
+# placeholders (psycopg's or SQLAlchemy's) or, beside BEGIN, with the values inlined
+_RLS_SETTINGS = ("SELECT set_config('plugboard.tenant_id', {tenant}, true), "
+                 "set_config('plugboard.all_tenants', {all_tenants}, true)")
+_RLS_PSYCOPG = _RLS_SETTINGS.format(tenant="%s", all_tenants="%s")
+_RLS_SQLALCHEMY = sa.text(_RLS_SETTINGS.format(tenant=":tid", all_tenants=":all"))
+
+
+def _sync_rls(session: Session) -> None:
+    """Set PostgreSQL's transaction-local tenant settings when the scope changed."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    wanted = _scope_settings()
+    # Procure the connection first: a new transaction (after_begin) forgets the settings,
+    # which SET LOCAL lost at the previous commit.
+    connection = session.connection()
+    if session.info.get("rls_settings") == wanted:
+        return
+    if bind.dialect.driver != "psycopg" or not _send_rls_settings(
+            connection.connection.driver_connection, wanted):
+        # another driver, or the direct way failed: the plain statement through SQLAlchemy,
+        # which raises its usual wrapped error (and recycles the pool for a dead connection)
+        connection.execute(_RLS_SQLALCHEMY, {"tid": wanted[0], "all": wanted[1]})
+    session.info["rls_settings"] = wanted
+
+
+def _send_rls_settings(raw: Any, wanted: tuple[str, str]) -> bool:
+    """``set_config`` on the psycopg connection, in the same round trip as its ``BEGIN``.
+
+    psycopg opens a transaction with a ``BEGIN`` of its own, answered before the first
+    statement is sent: two round trips on every request's first statement. When the
+    transaction has not begun, ``BEGIN; SELECT set_config(...)`` goes as one simple query
+    instead (libpq's ``PQexec``, which releases the GIL; psycopg reads the transaction
+    status from libpq, so it carries on inside that transaction). The values are
+    inlined, which is safe because they are a UUID's text or empty, and ``on``/``off``;
+    anything else is refused. A connection in autocommit mode, with a non-default
+    isolation level or already in a transaction gets the plain parametrised statement. Either way it runs
+    on the driver connection, so SQLAlchemy's statement events do not see it.
+
+    Returns False when that failed (a broken connection, a failed transaction, an error):
+    the caller then sends the statement through SQLAlchemy, whose error handling raises
+    the usual wrapped error and, for a dead connection, recycles the pool.
+    """
+    import psycopg
+
+    tenant, all_tenants = wanted
+    if not (_UUID_TEXT.fullmatch(tenant) and all_tenants in ("on", "off")):
+        raise ValueError(f"refusing to inline tenant settings {wanted!r}")
+    idle = raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    plain = (raw.autocommit or raw.isolation_level is not None or raw.read_only is not None
+             or raw.deferrable is not None)
+    try:
+        if not idle or plain:
+            raw.execute(_RLS_PSYCOPG, wanted)
+            return True
+        query = "BEGIN; " + _RLS_SETTINGS.format(tenant=f"'{tenant}'", all_tenants=f"'{all_tenants}'")
+        with raw.lock:
+            result = raw.pgconn.exec_(query.encode())
+    except psycopg.Error:
+        return False
+    return bool(result.status == psycopg.pq.ExecStatus.TUPLES_OK)
+
+
+_UUID_TEXT = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?")
+
+
+@event.listens_for(PlugboardSession, "after_begin")
+def _after_begin(session: Session, transaction: Any, connection: Any) -> None:
+    session.info.pop("rls_settings", None)
+    session.info[CONNECTION] = connection
+
+
+@event.listens_for(PlugboardSession, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost one: its connection goes back to the pool
+        session.info.pop(CONNECTION, None)
+
+
+CONNECTION = "plugboard_connection"  # session.info: the current transaction's connection
+
+
+def _tenant_tables() -> dict[str, str]:
+    """Table name -> model name of every tenant-owned model mapped so far."""
+    tables = _TENANT_TABLES.get("map")
+    if tables is None:  # built whole, then published: no thread ever sees a partial map
+        tables = {
+            m.local_table.name: m.class_.__name__  # type: ignore[attr-defined]
+            for m in Base.registry.mappers if is_tenant_owned(m.class_)
+        }
+        _TENANT_TABLES["map"] = tables
+    return tables
+
+
+_TENANT_TABLES: dict[str, dict[str, str]] = {}  # "map" -> the map; emptied when a model is mapped
+
+
+@event.listens_for(sa.orm.Mapper, "after_mapper_constructed")
+def _mapper_added(mapper: Any, class_: type) -> None:
+    _TENANT_TABLES.clear()
+
+
+def _tenant_models_in(statement: Any) -> list[str]:
+    """Tenant-owned models a statement touches anywhere: joins, subqueries, EXISTS, DML."""
+    owned = _tenant_tables()
+    tables = find_tables(statement, include_joins=True, include_aliases=True, include_crud=True)
+    return sorted({owned[t.name] for t in tables if getattr(t, "name", None) in owned})
+
+
+@event.listens_for(PlugboardSession, "do_orm_execute")
+def _scope_statement(state: ORMExecuteState) -> None:
+    _sync_rls(state.session)
+    names = _tenant_models_in(state.statement)
+    if not names:
+        return
+    scope = current_scope()
+    if scope is None:
+        raise TenantScopeError(
+            f"Query on tenant-owned {', '.join(names)} outside a tenant scope. Run it inside "
+            "`with tenant_scope(tenant_id):` (or `platform_scope()` for kernel look-ups)."
+        )
+    if scope.tenant_id is None:
+        return
+    tid = scope.tenant_id
+    if state.is_insert:
+        _check_insert(state, tid)
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tid, include_aliases=True)
+    )
+
+
+_TENANT_PARAM = re.compile(r"^tenant_id(_m\d+)?$")
+
+
+def _check_insert(state: ORMExecuteState, tid: uuid.UUID) -> None:
+    """An INSERT statement in a tenant scope may only write rows of that tenant."""
+    parameters: Any = state.parameters
+    if isinstance(parameters, list):  # bulk INSERT of a list of rows
+        given = [row.get("tenant_id") for row in parameters]
+    else:  # values embedded with .values(), single or multi-row
+        statement = cast(sa.Insert, state.statement)
+        params = {**statement.compile().params, **(parameters or {})}
+        given = [value for key, value in params.items() if _TENANT_PARAM.match(key)]
+    others = {str(t) for t in given if t is not None and str(t) != str(tid)}
+    if others:
+        raise TenantScopeError(
+            f"INSERT of rows of tenant(s) {', '.join(sorted(others))} inside the scope of "
+            f"tenant {tid}; open that tenant's scope instead."
+        )
+
+
+@event.listens_for(PlugboardSession, "before_flush")
+def _scope_flush(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
+    owned = [o for o in (*session.new, *session.dirty, *session.deleted) if is_tenant_owned(type(o))]
+    if not owned:
+        return
+    scope = current_scope()
+    if scope is None:
+        raise TenantScopeError(
+            "Writing tenant-owned rows outside a tenant scope; wrap the code in "
+            "`with tenant_scope(tenant_id):`."
+        )
+    for obj in owned:
+        if obj.tenant_id is None and obj in session.new:
+            if scope.tenant_id is None and getattr(type(obj), "__tenant_nullable__", False):
+                continue  # a platform-level row of a table that allows them (audit log)
+            if scope.tenant_id is None:
+                raise TenantScopeError(
+                    f"New {type(obj).__name__} has no tenant_id and the platform scope "
+                    "cannot supply one; set tenant_id explicitly."
+                )
+            obj.tenant_id = scope.tenant_id
+        elif scope.tenant_id is not None:
+            # the loaded tenant too: moving another tenant's row into this one is no better
+            owners = {obj.tenant_id, *sa.inspect(obj).attrs.tenant_id.history.deleted}
+            for owner in owners - {scope.tenant_id}:
+                raise TenantScopeError(
+                    f"{type(obj).__name__} belongs to tenant {owner}, not to the scope's "
+                    f"tenant {scope.tenant_id}."
+                )
+    _sync_rls(session)
