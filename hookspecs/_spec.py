@@ -118,3 +118,25 @@ def plugboard_component_data(
     tenant_id: uuid.UUID, component_type: str, props: Mapping[str, Any]
 ) -> Mapping[str, Any] | None:
     """Data for a page component at fetch time (e.g. an EventList block). Since 1.0."""
+
+
+# -- data-subject hooks: every enabled plugin that stores personal data ----------------
+
+
+@hookspec
+def plugboard_customer_timeline(
+    tenant_id: uuid.UUID, customer_id: uuid.UUID
+) -> Sequence[Mapping[str, Any]] | None:
+    """Dated entries of a customer (``{"at", "type", "title", "ref", "data"}``). Since 1.1."""
+
+
+@hookspec
+def plugboard_customer_export(
+    tenant_id: uuid.UUID, customer_id: uuid.UUID
+) -> Mapping[str, Any] | None:
+    """This plugin's data of a customer, JSON-ready, for a data-subject request. Since 1.1."""
+
+
+@hookspec
+def plugboard_customer_erase(tenant_id: uuid.UUID, customer_id: uuid.UUID) -> None:
+    """Anonymise this plugin's data of a customer; keep money records. Since 1.1."""

@@ -17,6 +17,8 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
   :func:`page_components`, :func:`add_demo_seeder`
 * public files: :func:`public_asset_key`, :func:`public_asset_url`
 * storefront fast path: :func:`add_public_responder`, :class:`EdgeResponse`
+* customers (1.1): :class:`Customer`, :func:`find_or_create_customer`,
+  :func:`customer_by_phone`, :func:`current_customer`, :func:`customer_required`
 
 .. versionadded:: 1.0
 """
@@ -33,6 +35,8 @@ from kernel import db as _db
 from kernel.audit import describe as audit_describe
 from kernel.auth import Principal, auth_required, current_principal
 from kernel.broadcast import Broadcast
+from kernel.customer_auth import current_customer, customer_required
+from kernel.customers import Customer, customer_by_phone, find_or_create_customer
 from kernel.db import Base, TenantOwned, db, utcnow
 from kernel.errors import Problem, problem
 from kernel.mail import Mailer
@@ -45,6 +49,7 @@ from kernel.tenancy import TenantScopeError, current_tenant_id, platform_scope, 
 
 __all__ = [
     "Base",
+    "Customer",
     "EdgeResponse",
     "Principal",
     "Problem",
@@ -56,12 +61,16 @@ __all__ = [
     "audit_describe",
     "auth_required",
     "broadcast",
+    "current_customer",
     "current_principal",
     "current_tenant_id",
+    "customer_by_phone",
+    "customer_required",
     "db",
     "disable_tenant_rls",
     "enable_tenant_rls",
     "enter_tenant",
+    "find_or_create_customer",
     "mailer",
     "page_components",
     "paginate",

@@ -14,6 +14,7 @@ from kernel import audit, cors, events, mail_jobs, observability
 from kernel.activation import Activations
 from kernel.broadcast import Broadcast
 from kernel.config import Settings
+from kernel.customer_auth import CustomerTokens
 from kernel.db import db
 from kernel.errors import ProblemApi, problem, problem_response
 from kernel.jobs import Jobs, kernel_job_specs
@@ -66,7 +67,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                         "type": "http",
                         "scheme": "bearer",
                         "description": "A JWT access token, or an API key (`pbk_…`).",
-                    }
+                    },
+                    "customerAuth": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "A storefront customer's access token "
+                        "(`POST /api/v1/public/account/login`).",
+                    },
                 }
             }
         },
@@ -77,6 +84,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["plugboard.passwords"] = Passwords(settings)
     app.extensions["plugboard.tokens"] = Tokens(settings)
+    app.extensions["plugboard.customer_tokens"] = CustomerTokens(settings)
     app.extensions["plugboard.secrets"] = SecretBox(settings)
     broadcast = Broadcast(settings.redis_url, settings.redis_namespace)
     app.extensions["plugboard.broadcast"] = broadcast
@@ -109,11 +117,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_kernel_routes(app: Flask, api: ProblemApi) -> None:
-    from kernel.routes import admin, admin_jobs, auth, bundles, health, keys, plugins, public, tenant
+    from kernel.routes import (
+        account,
+        admin,
+        admin_jobs,
+        auth,
+        bundles,
+        customers,
+        health,
+        keys,
+        plugins,
+        public,
+        tenant,
+    )
 
     health.init_app(app)
     for blueprint in (auth.blp, tenant.blp, keys.blp, admin.blp, plugins.blp, plugins.admin_blp,
-                      admin_jobs.blp, public.blp, bundles.blp, bundles.admin_blp, bundles.files_blp):
+                      admin_jobs.blp, public.blp, bundles.blp, bundles.admin_blp, bundles.files_blp,
+                      customers.blp, account.blp):
         api.register_blueprint(blueprint)
 
 
