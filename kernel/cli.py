@@ -98,7 +98,7 @@ def demo(email: str, password: str | None) -> None:
 
     password = password or secrets.token_urlsafe(9)
     result = seed_demo(email, password)
-    base = current_app.extensions["plugboard.settings"].public_url.rstrip("/")
+    base = current_app.extensions["plugboard.settings"].public_url_or_default
     click.echo(result.describe(base))
 
 

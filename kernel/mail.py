@@ -55,7 +55,7 @@ class Mailer:
     def __init__(self, settings: Settings) -> None:
         self._target = parse_smtp_url(settings.smtp_url) if settings.smtp_url else None
         self._from = settings.mail_from
-        self._public_url = settings.public_url.rstrip("/")
+        self._public_url = settings.public_url_or_default
         # Mail bodies carry reset links; only development may print them.
         self._log_bodies = not settings.is_production
         self._loaders = [PackageLoader("kernel", "templates/mail")]

@@ -25,6 +25,7 @@ from kernel.auth import auth_required, current_principal, platform_admin_require
 from kernel.bundle_files import BundleRejected, integrity
 from kernel.config import Settings
 from kernel.errors import problem
+from kernel.routes.public import public_base_url
 from kernel.storage import ObjectNotFound, Storage
 from kernel.tenancy import current_tenant_id
 
@@ -236,8 +237,7 @@ class CurrentBundle(MethodView):
 
 
 def file_url(plugin: str, version: str, path: str) -> str:
-    base = _settings().public_url.rstrip("/")
-    return f"{base}/bundles/{quote(plugin)}/{quote(version)}/{quote(path)}"
+    return f"{public_base_url()}/bundles/{quote(plugin)}/{quote(version)}/{quote(path)}"
 
 
 @blp.route("/<string:name>/bundle")

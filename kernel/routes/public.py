@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, current_app, request
+from flask import Response, current_app, has_request_context, request
 from flask_smorest import Blueprint
 
 from kernel.errors import problem
@@ -68,8 +68,20 @@ def public_asset_url(tenant_id: uuid.UUID, name: str) -> str:
 
     .. versionadded:: 1.0
     """
-    base = current_app.extensions["plugboard.settings"].public_url.rstrip("/")
-    return f"{base}/api/v1/public/assets/{tenant_id}/{name}"
+    return f"{public_base_url()}/api/v1/public/assets/{tenant_id}/{name}"
+
+
+def public_base_url() -> str:
+    """The API's public address: ``PLUGBOARD_PUBLIC_URL`` when set, else the request's own
+    scheme, host and port (as the client reached it; behind ``PLUGBOARD_TRUSTED_PROXIES``
+    the proxy's ``X-Forwarded-*``), else the development address (no request: jobs, CLI).
+    """
+    settings = current_app.extensions["plugboard.settings"]
+    if settings.public_url:
+        return str(settings.public_url).rstrip("/")
+    if has_request_context():
+        return request.host_url.rstrip("/")
+    return str(settings.public_url_or_default)
 
 
 @blp.get("/assets/<uuid:tenant_id>/<path:name>")
