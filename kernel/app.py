@@ -10,7 +10,7 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException, NotFound, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from kernel import audit, cors, events, mail_jobs, observability
+from kernel import audit, cors, events, mail_jobs, maintenance, observability
 from kernel.activation import Activations
 from kernel.broadcast import Broadcast
 from kernel.config import Settings
@@ -161,7 +161,8 @@ def _init_plugins(app: Flask, api: ProblemApi, settings: Settings, extra: list[A
     plugin_web.install(app, api, registry)
     registry.freeze()
     jobs = Jobs(app, settings.redis_url, settings.redis_namespace)
-    for spec in (*kernel_job_specs(), *events.kernel_job_specs(), *mail_jobs.kernel_job_specs()):
+    for spec in (*kernel_job_specs(), *events.kernel_job_specs(), *mail_jobs.kernel_job_specs(),
+                 *maintenance.kernel_job_specs()):
         jobs.register_kernel(spec)
     app.extensions["plugboard.jobs_runner"] = jobs
     readiness_checks(app)["plugins"] = functools.partial(_plugins_health, registry)
