@@ -126,6 +126,7 @@ def _register_kernel_routes(app: Flask, api: ProblemApi) -> None:
         customers,
         health,
         keys,
+        mail_templates,
         plugins,
         public,
         tenant,
@@ -134,7 +135,7 @@ def _register_kernel_routes(app: Flask, api: ProblemApi) -> None:
     health.init_app(app)
     for blueprint in (auth.blp, tenant.blp, keys.blp, admin.blp, plugins.blp, plugins.admin_blp,
                       admin_jobs.blp, public.blp, bundles.blp, bundles.admin_blp, bundles.files_blp,
-                      customers.blp, account.blp):
+                      customers.blp, account.blp, mail_templates.blp):
         api.register_blueprint(blueprint)
 
 
