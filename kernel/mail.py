@@ -8,9 +8,9 @@ is written to the log, which is where a newcomer looks for a reset link.
 from __future__ import annotations
 
 import logging
-import uuid
 import smtplib
 import ssl
+import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
