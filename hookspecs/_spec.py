@@ -140,3 +140,24 @@ def plugboard_customer_export(
 @hookspec
 def plugboard_customer_erase(tenant_id: uuid.UUID, customer_id: uuid.UUID) -> None:
     """Anonymise this plugin's data of a customer; keep money records. Since 1.1."""
+
+
+# -- money: asked by the plugins that get paid, answered by payments -------------------
+
+
+@hookspec(firstresult=True)
+def plugboard_start_payment(
+    tenant_id: uuid.UUID,
+    kind: str,
+    ref: str,
+    provider: str | None,
+    return_url: str | None,
+) -> Mapping[str, Any] | None:
+    """Start paying payable ``kind``/``ref``: ``{"payment_id", "status", ...}``. Since 1.1."""
+
+
+@hookspec(firstresult=True)
+def plugboard_refund_payment(
+    tenant_id: uuid.UUID, payment_id: str, amount: int | None, reason: str | None
+) -> Mapping[str, Any] | None:
+    """Refund a succeeded payment (all, or ``amount`` minor units): ``{"refund_id", ...}``. Since 1.1."""

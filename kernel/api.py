@@ -17,6 +17,7 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
   :func:`page_components`, :func:`add_demo_seeder`
 * public files: :func:`public_asset_key`, :func:`public_asset_url`
 * storefront fast path: :func:`add_public_responder`, :class:`EdgeResponse`
+* events and jobs (1.1): :func:`emit`, :func:`enqueue`, :class:`EventNameError`
 * customers (1.1): :class:`Customer`, :func:`find_or_create_customer`,
   :func:`customer_by_phone`, :func:`current_customer`, :func:`customer_required`
 
@@ -41,6 +42,7 @@ from kernel.db import Base, TenantOwned, db, utcnow
 from kernel.errors import Problem, problem
 from kernel.mail import Mailer
 from kernel.pagination import paginate
+from kernel.plugin_calls import EventNameError, emit, enqueue
 from kernel.plugin_web import EdgeResponse, add_public_responder, enter_tenant
 from kernel.rls import disable_tenant_rls, enable_tenant_rls
 from kernel.routes.public import public_asset_key, public_asset_url, public_tenant
@@ -51,6 +53,7 @@ __all__ = [
     "Base",
     "Customer",
     "EdgeResponse",
+    "EventNameError",
     "Principal",
     "Problem",
     "TenantOwned",
@@ -68,7 +71,9 @@ __all__ = [
     "customer_required",
     "db",
     "disable_tenant_rls",
+    "emit",
     "enable_tenant_rls",
+    "enqueue",
     "enter_tenant",
     "find_or_create_customer",
     "mailer",
