@@ -161,3 +161,8 @@ def plugboard_refund_payment(
     tenant_id: uuid.UUID, payment_id: str, amount: int | None, reason: str | None
 ) -> Mapping[str, Any] | None:
     """Refund a succeeded payment (all, or ``amount`` minor units): ``{"refund_id", ...}``. Since 1.1."""
+
+
+@hookspec
+def plugboard_admin_blueprints(app: Any) -> Sequence[Any]:  # type: ignore[empty-body]
+    """Platform-admin routes under ``/api/v1/admin/<plugin>`` (admins only). Since 1.1."""

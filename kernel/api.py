@@ -8,7 +8,8 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
 * tenancy: :func:`tenant_scope`, :func:`current_tenant_id`, :func:`platform_scope`,
   :class:`TenantScopeError`, :func:`enter_tenant` (webhooks that find the tenant in
   the payload)
-* auth: :func:`auth_required`, :func:`current_principal`, :class:`Principal`
+* auth: :func:`auth_required`, :func:`current_principal`, :class:`Principal`,
+  :func:`platform_admin_required` (1.1, for ``plugboard_admin_blueprints`` views)
 * errors and HTTP helpers: :func:`problem`, :class:`Problem`, :func:`paginate`,
   :func:`audit_describe`, :func:`public_tenant`
 * migrations: :func:`enable_tenant_rls`, :func:`disable_tenant_rls`
@@ -34,7 +35,7 @@ from flask import Flask, current_app
 
 from kernel import db as _db
 from kernel.audit import describe as audit_describe
-from kernel.auth import Principal, auth_required, current_principal
+from kernel.auth import Principal, auth_required, current_principal, platform_admin_required
 from kernel.broadcast import Broadcast
 from kernel.customer_auth import current_customer, customer_required
 from kernel.customers import Customer, customer_by_phone, find_or_create_customer
@@ -79,6 +80,7 @@ __all__ = [
     "mailer",
     "page_components",
     "paginate",
+    "platform_admin_required",
     "platform_scope",
     "plugin_config",
     "problem",

@@ -32,7 +32,7 @@ from werkzeug.exceptions import HTTPException
 from hookspecs import EventHandler, JobSpec, PluginRefusal
 from kernel import cors
 from kernel.activation import Activations
-from kernel.auth import authenticate, open_scope_for
+from kernel.auth import authenticate, open_scope_for, require_platform_admin
 from kernel.errors import problem
 from kernel.observability import finish_request, new_request_id
 from kernel.rbac import ROLES
@@ -44,6 +44,7 @@ KINDS = {
     "plugboard_blueprints": "/api/v1/{name}",
     "plugboard_public_blueprints": "/api/v1/public/{name}",
     "plugboard_webhook_blueprints": "/api/v1/webhooks/{name}",
+    "plugboard_admin_blueprints": "/api/v1/admin/{name}",
 }
 
 
@@ -114,10 +115,19 @@ def _webhook_gate(name: str) -> Callable[[], None]:
     return gate
 
 
+def _admin_gate(name: str) -> Callable[[], None]:
+    def gate() -> None:
+        # platform admins only, in the platform scope: a tenant's token or key gets 403
+        require_platform_admin()
+
+    return gate
+
+
 GATES = {
     "plugboard_blueprints": _tenant_gate,
     "plugboard_public_blueprints": _public_gate,
     "plugboard_webhook_blueprints": _webhook_gate,
+    "plugboard_admin_blueprints": _admin_gate,
 }
 
 
