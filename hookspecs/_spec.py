@@ -157,6 +157,13 @@ def plugboard_start_payment(
 
 
 @hookspec(firstresult=True)
+def plugboard_payment_link(
+    tenant_id: uuid.UUID, kind: str, ref: str, expires_at: Any | None
+) -> Mapping[str, Any] | None:
+    """A link anyone can pay payable ``kind``/``ref`` at: ``{"token", "url", ...}``. Since 1.1."""
+
+
+@hookspec(firstresult=True)
 def plugboard_refund_payment(
     tenant_id: uuid.UUID, payment_id: str, amount: int | None, reason: str | None
 ) -> Mapping[str, Any] | None:

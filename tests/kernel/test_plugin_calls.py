@@ -121,3 +121,11 @@ def test_hook_plugboard_refund_payment(world: dict[str, Any]) -> None:
                 reason=None) is None
     assert _ask(world, world["b"], "plugboard_refund_payment", payment_id="pay-7", amount=None,
                 reason=None) is None
+
+
+def test_hook_plugboard_payment_link(world: dict[str, Any]) -> None:
+    answer = _ask(world, world["a"], "plugboard_payment_link", kind="emitter.bill", ref="9",
+                  expires_at=None)
+    assert answer["url"] == "https://pay.example/9"
+    assert _ask(world, world["b"], "plugboard_payment_link", kind="emitter.bill", ref="9",
+                expires_at=None) is None

@@ -52,6 +52,13 @@ def plugboard_start_payment(kind: str, ref: str, provider: str | None) -> dict[s
 
 
 @hookimpl
+def plugboard_payment_link(kind: str, ref: str) -> dict[str, Any] | None:
+    if kind != "emitter.bill":
+        return None
+    return {"token": f"tok-{ref}", "url": f"https://pay.example/{ref}", "expires_at": None}
+
+
+@hookimpl
 def plugboard_refund_payment(payment_id: str, amount: int | None) -> dict[str, Any] | None:
     if not payment_id.startswith("pay-"):
         return None
