@@ -16,7 +16,7 @@ import pluggy
 from hookspecs._manifest import EventHandler, JobSpec
 
 PROJECT_NAME = "plugboard"
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "1.1"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)

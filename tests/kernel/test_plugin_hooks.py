@@ -115,7 +115,7 @@ def test_hook_plugboard_jobs(world: dict[str, Any]) -> None:
 
 
 def test_hook_plugboard_event_handlers(world: dict[str, Any]) -> None:
-    handlers = world["app"].extensions["plugboard.event_handlers"]["payment.succeeded"]
+    handlers = world["app"].extensions["plugboard.event_handlers"]["payments.payment.succeeded"]
     assert [(p, h.name) for p, h in handlers] == [("full", "full.on_payment")]
 
 

@@ -180,7 +180,7 @@ def plugboard_jobs() -> list[JobSpec]:
 
 @hookimpl
 def plugboard_event_handlers() -> list[EventHandler]:
-    return [EventHandler("payment.succeeded", on_payment, name="full.on_payment")]
+    return [EventHandler("payments.payment.succeeded", on_payment, name="full.on_payment")]
 
 
 @hookimpl
