@@ -16,7 +16,7 @@ import pluggy
 from hookspecs._manifest import EventHandler, JobSpec
 
 PROJECT_NAME = "plugboard"
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "1.1"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
@@ -127,3 +127,58 @@ def plugboard_component_data(
     tenant_id: uuid.UUID, component_type: str, props: Mapping[str, Any]
 ) -> Mapping[str, Any] | None:
     """Data for a page component at fetch time (e.g. an EventList block). Since 1.0."""
+
+
+# -- data-subject hooks: every enabled plugin that stores personal data ----------------
+
+
+@hookspec
+def plugboard_customer_timeline(
+    tenant_id: uuid.UUID, customer_id: uuid.UUID
+) -> Sequence[Mapping[str, Any]] | None:
+    """Dated entries of a customer (``{"at", "type", "title", "ref", "data"}``). Since 1.1."""
+
+
+@hookspec
+def plugboard_customer_export(
+    tenant_id: uuid.UUID, customer_id: uuid.UUID
+) -> Mapping[str, Any] | None:
+    """This plugin's data of a customer, JSON-ready, for a data-subject request. Since 1.1."""
+
+
+@hookspec
+def plugboard_customer_erase(tenant_id: uuid.UUID, customer_id: uuid.UUID) -> None:
+    """Anonymise this plugin's data of a customer; keep money records. Since 1.1."""
+
+
+# -- money: asked by the plugins that get paid, answered by payments -------------------
+
+
+@hookspec(firstresult=True)
+def plugboard_start_payment(
+    tenant_id: uuid.UUID,
+    kind: str,
+    ref: str,
+    provider: str | None,
+    return_url: str | None,
+) -> Mapping[str, Any] | None:
+    """Start paying payable ``kind``/``ref``: ``{"payment_id", "status", ...}``. Since 1.1."""
+
+
+@hookspec(firstresult=True)
+def plugboard_payment_link(
+    tenant_id: uuid.UUID, kind: str, ref: str, expires_at: Any | None
+) -> Mapping[str, Any] | None:
+    """A link anyone can pay payable ``kind``/``ref`` at: ``{"token", "url", ...}``. Since 1.1."""
+
+
+@hookspec(firstresult=True)
+def plugboard_refund_payment(
+    tenant_id: uuid.UUID, payment_id: str, amount: int | None, reason: str | None
+) -> Mapping[str, Any] | None:
+    """Refund a succeeded payment (all, or ``amount`` minor units): ``{"refund_id", ...}``. Since 1.1."""
+
+
+@hookspec
+def plugboard_admin_blueprints(app: Any) -> Sequence[Any]:  # type: ignore[empty-body]
+    """Platform-admin routes under ``/api/v1/admin/<plugin>`` (admins only). Since 1.1."""

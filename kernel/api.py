@@ -8,7 +8,8 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
 * tenancy: :func:`tenant_scope`, :func:`current_tenant_id`, :func:`platform_scope`,
   :class:`TenantScopeError`, :func:`enter_tenant` (webhooks that find the tenant in
   the payload)
-* auth: :func:`auth_required`, :func:`platform_admin_required`, :func:`require_permission`
+* auth: :func:`auth_required`, :func:`platform_admin_required` (1.1, for
+  ``plugboard_admin_blueprints`` views), :func:`require_permission`
   (checks that depend on the data), :func:`current_principal`, :func:`acting_principal`
   (who to record as the actor), :class:`Principal`
 * errors and HTTP helpers: :func:`problem`, :class:`Problem`, :func:`validation_problem`
@@ -20,6 +21,9 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
   :func:`page_components`, :func:`add_demo_seeder`
 * public files: :func:`public_asset_key`, :func:`public_asset_url`
 * storefront fast path: :func:`add_public_responder`, :class:`EdgeResponse`
+* events and jobs (1.1): :func:`emit`, :func:`enqueue`, :class:`EventNameError`
+* customers (1.1): :class:`Customer`, :func:`find_or_create_customer`,
+  :func:`customer_by_phone`, :func:`current_customer`, :func:`customer_required`
 
 .. versionadded:: 1.0
 """
@@ -44,11 +48,14 @@ from kernel.identity.auth import (
     platform_admin_required,
     require_permission,
 )
+from kernel.identity.customer_auth import current_customer, customer_required
+from kernel.identity.customers import Customer, customer_by_phone, find_or_create_customer
 from kernel.problems import Problem, field_error, problem, validation_problem
 from kernel.registry.gates import enter_tenant
 from kernel.runtime.audit import describe as audit_describe
 from kernel.runtime.broadcast import Broadcast
 from kernel.runtime.mail import Mailer
+from kernel.runtime.plugin_calls import EventNameError, emit, enqueue
 from kernel.runtime.storage import Storage, public_asset_key, public_asset_url
 from kernel.services import kernel_services
 from kernel.tenancy.directory import public_tenant
@@ -58,7 +65,9 @@ from kernel.web.pagination import paginate
 
 __all__ = [
     "Base",
+    "Customer",
     "EdgeResponse",
+    "EventNameError",
     "Principal",
     "Problem",
     "TenantOwned",
@@ -70,13 +79,19 @@ __all__ = [
     "audit_describe",
     "auth_required",
     "broadcast",
+    "current_customer",
     "current_principal",
     "current_tenant_id",
+    "customer_by_phone",
+    "customer_required",
     "db",
     "disable_tenant_rls",
+    "emit",
     "enable_tenant_rls",
+    "enqueue",
     "enter_tenant",
     "field_error",
+    "find_or_create_customer",
     "mailer",
     "page_components",
     "paginate",

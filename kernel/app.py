@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from kernel.config import Settings
 from kernel.data.session import db
 from kernel.identity.credentials import Passwords, SecretBox, Tokens
+from kernel.identity.customer_auth import CustomerTokens
 from kernel.identity.ratelimit import LoginThrottle
 from kernel.identity.rbac import Permissions
 from kernel.problems import field_error, validation_problem
@@ -20,7 +21,7 @@ from kernel.registry.activation import Activations
 from kernel.registry.install import app_ready, install
 from kernel.registry.manager import Candidate, PluginRegistry, builtin_candidates, entry_point_candidates
 from kernel.registry.registrations import Registration
-from kernel.runtime import account_mail, audit, events
+from kernel.runtime import account_mail, audit, events, maintenance
 from kernel.runtime.broadcast import Broadcast
 from kernel.runtime.jobs import Jobs, kernel_job_specs
 from kernel.runtime.mail import Mailer
@@ -32,7 +33,20 @@ from kernel.tenancy.scope import leave_scope
 from kernel.web import cors, observability
 from kernel.web.edge import install_edge
 from kernel.web.errors import ProblemApi, problem_response
-from kernel.web.routes import admin, admin_jobs, auth, bundles, health, keys, plugins, public, tenant
+from kernel.web.routes import (
+    account,
+    admin,
+    admin_jobs,
+    auth,
+    bundles,
+    customers,
+    health,
+    keys,
+    mail_templates,
+    plugins,
+    public,
+    tenant,
+)
 from kernel.web.routes.health import readiness_checks
 
 API_VERSION = "0.1.0"
@@ -75,7 +89,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                         "type": "http",
                         "scheme": "bearer",
                         "description": "A JWT access token, or an API key (`pbk_…`).",
-                    }
+                    },
+                    "customerAuth": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "A storefront customer's access token "
+                        "(`POST /api/v1/public/account/login`).",
+                    },
                 }
             }
         },
@@ -107,6 +127,7 @@ def _init_services(services: KernelServices) -> None:
     settings = services.settings
     services.passwords = Passwords(settings)
     services.tokens = Tokens(settings)
+    services.customer_tokens = CustomerTokens(settings)
     services.secrets = SecretBox(settings)
     services.broadcast = Broadcast(settings.redis_url, settings.redis_namespace)
     services.tenants = TenantDirectory(settings, services.broadcast)
@@ -120,7 +141,8 @@ def _init_services(services: KernelServices) -> None:
 def _register_kernel_routes(app: Flask, api: ProblemApi) -> None:
     health.init_app(app)
     for blueprint in (auth.blp, tenant.blp, keys.blp, admin.blp, plugins.blp, plugins.admin_blp,
-                      admin_jobs.blp, public.blp, bundles.blp, bundles.admin_blp, bundles.files_blp):
+                      admin_jobs.blp, public.blp, bundles.blp, bundles.admin_blp, bundles.files_blp,
+                      customers.blp, account.blp, mail_templates.blp):
         api.register_blueprint(blueprint)
 
 
@@ -142,7 +164,8 @@ def _init_plugins(app: Flask, services: KernelServices, extra: list[Any],
     app_ready(app, registry)
     registry.freeze()
     services.jobs = Jobs(app, settings.redis_url, settings.redis_namespace)
-    for spec in (*kernel_job_specs(), *events.kernel_job_specs(), *account_mail.kernel_job_specs()):
+    for spec in (*kernel_job_specs(), *events.kernel_job_specs(), *account_mail.kernel_job_specs(),
+                 *maintenance.kernel_job_specs()):
         services.jobs.register_kernel(spec)
     readiness_checks(app)["plugins"] = functools.partial(_plugins_health, registry)
     return {name: found for name, found in installed.items() if name in registry.names()}

@@ -102,7 +102,7 @@ def demo(email: str, password: str | None) -> None:
 
     password = password or secrets.token_urlsafe(9)
     result = seed_demo(email, password)
-    base = kernel_services().settings.public_url.rstrip("/")
+    base = kernel_services().settings.public_url_or_default
     click.echo(result.describe(base))
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 DEV_SECRET_KEY = "plugboard-dev-secret-key-change-me-0000000000"  # noqa: S105 - the known default production refuses
+DEV_PUBLIC_URL = "http://127.0.0.1:8000"
 
 ENVIRONMENTS = ("development", "test", "production")
 BUNDLE_DELIVERIES = ("direct", "redirect")
@@ -65,7 +66,9 @@ class Settings:
     base_domain: str = "localhost"
     smtp_url: str = ""
     mail_from: str = "Plugboard <no-reply@plugboard.local>"
-    public_url: str = "http://127.0.0.1:8000"
+    # the API's public address; empty: derived from each request (Host, behind trusted
+    # proxies X-Forwarded-*), and DEV_PUBLIC_URL where there is no request (mail jobs, CLI)
+    public_url: str = ""
     plugins_allow: tuple[str, ...] = ()
     plugins_deny: tuple[str, ...] = ()
     access_token_ttl: int = 900
@@ -129,6 +132,11 @@ class Settings:
                     "characters; production refuses to start with it. Generate one with "
                     "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
                 )
+            if self.public_url and not self.public_url.startswith(("https://", "http://")):
+                raise ConfigError(
+                    f"PLUGBOARD_PUBLIC_URL={self.public_url!r} must be an absolute URL, e.g. "
+                    "https://api.example.com."
+                )
             if not self.database_url:
                 raise ConfigError(
                     "PLUGBOARD_DATABASE_URL is not set; production needs PostgreSQL, e.g. "
@@ -144,6 +152,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_path / 'plugboard.db').resolve()}"
+
+    @property
+    def public_url_or_default(self) -> str:
+        """The configured public URL, else the development address (outside requests)."""
+        return (self.public_url or DEV_PUBLIC_URL).rstrip("/")
 
     @property
     def is_production(self) -> bool:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from hookspecs import EventHandler, JobSpec
     from kernel.config import Settings
     from kernel.identity.credentials import Passwords, SecretBox, Tokens
+    from kernel.identity.customer_auth import CustomerTokens
     from kernel.identity.ratelimit import LoginThrottle
     from kernel.identity.rbac import Permissions
     from kernel.registry.activation import Activations
@@ -57,6 +58,7 @@ class KernelServices:
     engine: Engine
     passwords: Passwords
     tokens: Tokens
+    customer_tokens: CustomerTokens
     secrets: SecretBox
     broadcast: Broadcast
     tenants: TenantDirectory

@@ -73,7 +73,8 @@ class MailBox:
         """The token in the newest mail to ``address``."""
         messages = self.to(address)
         assert messages, f"no mail to {address}"
-        body = messages[-1].get_payload(decode=True).decode()
+        plain = [p for p in messages[-1].walk() if p.get_content_type() == "text/plain"]
+        body = plain[0].get_payload(decode=True).decode()
         match = re.search(r"token=([A-Za-z0-9_-]+)", body)
         assert match, body
         return match.group(1)

@@ -23,6 +23,10 @@ KERNEL_PERMISSIONS: dict[str, str] = {
     "plugins.read": "analyst",
     "plugins.write": "admin",
     "audit.read": "admin",
+    "customers.read": "support",
+    "customers.write": "manager",
+    "customers.export": "admin",
+    "customers.erase": "admin",
 }
 
 

@@ -171,9 +171,11 @@ class Activations:
                     as_admin: bool = False, with_dependencies: bool = False) -> list[str]:
         """Switch ``plugin`` on or off for the tenant in scope; the plugins changed."""
         info = self._info(plugin)
-        if info.restricted and enabled and not as_admin:
+        if info.restricted and not as_admin:
+            # both ways: billing must not be switched off by the tenant it bills
             problem(403, "plugin-restricted", title="Plugin restricted",
-                    detail=f"Only a platform admin can enable {plugin!r} for a tenant.")
+                    detail=f"Only a platform admin can {'enable' if enabled else 'disable'} "
+                    f"{plugin!r} for a tenant; ask the platform's support.")
         rows = self.rows()
         on = {name for name, r in rows.items() if r.enabled and self.registry.get(name)}
         changed = self._enable_plan(plugin, on, with_dependencies, as_admin) if enabled else (

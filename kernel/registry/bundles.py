@@ -194,6 +194,21 @@ def _store_blobs(files: list[BundleFile]) -> list[str]:
     return written
 
 
+def collect_orphans() -> int:
+    """Delete blobs under ``BLOB_PREFIX`` that no stored version lists; how many.
+
+    Holds the upload lock: an upload writes its blobs and commits its row under it, so
+    every blob not referenced while the lock is held is an orphan for good.
+    """
+    with _serialized():
+        referenced = {entry["sha256"] for files in db.session.scalars(sa.select(BundleVersion.files))
+                      for entry in files}
+        orphans = [key for key in _storage().list(BLOB_PREFIX)
+                   if key.removeprefix(BLOB_PREFIX) not in referenced]
+        _delete(orphans)
+    return len(orphans)
+
+
 def _delete(keys: list[str]) -> None:
     storage = _storage()
     for key in keys:

@@ -5,7 +5,8 @@
 * public routes (``/api/v1/public/<plugin>``): resolve the tenant from Host or
   ``X-Tenant``, open its scope, same 404;
 * webhooks (``/api/v1/webhooks/<plugin>``): when the rule has a ``<tenant>`` segment, the
-  tenant is resolved by slug and gated the same way.
+  tenant is resolved by slug and gated the same way;
+* admin routes (``/api/v1/admin/<plugin>``): platform admins only, in the platform scope.
 
 :func:`admit_public` is the one sequence a public request goes through, whether Flask
 serves it (the public gate) or the public edge answers it from memory
@@ -20,7 +21,7 @@ from collections.abc import Callable
 
 from flask import Request, g, request
 
-from kernel.identity.auth import authenticate, open_scope_for
+from kernel.identity.auth import authenticate, open_scope_for, require_platform_admin
 from kernel.problems import problem
 from kernel.registry.guards import run_guards
 from kernel.services import KernelServices, kernel_services
@@ -111,9 +112,18 @@ def webhook_gate(name: str) -> Gate:
     return gate
 
 
+def admin_gate(name: str) -> Gate:
+    def gate() -> None:
+        # platform admins only, in the platform scope: a tenant's token or key gets 403
+        require_platform_admin()
+
+    return gate
+
+
 #: blueprint hook -> the gate its routes get
 GATES: dict[str, Callable[[str], Gate]] = {
     "plugboard_blueprints": tenant_gate,
     "plugboard_public_blueprints": public_gate,
     "plugboard_webhook_blueprints": webhook_gate,
+    "plugboard_admin_blueprints": admin_gate,
 }

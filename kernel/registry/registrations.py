@@ -22,6 +22,7 @@ PREFIXES = {
     "plugboard_blueprints": "/api/v1/{name}",
     "plugboard_public_blueprints": "/api/v1/public/{name}",
     "plugboard_webhook_blueprints": "/api/v1/webhooks/{name}",
+    "plugboard_admin_blueprints": "/api/v1/admin/{name}",
 }
 
 

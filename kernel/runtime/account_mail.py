@@ -66,8 +66,26 @@ def mail_invitation(tenant_id: uuid.UUID, user_id: str, role: str, inviter: str,
         inviter=inviter, token=token, ttl_minutes=ttl // 60)
 
 
+def mail_customer_password_reset(tenant_id: uuid.UUID, customer_id: str) -> None:
+    """A storefront customer's reset link (runs in the customer's tenant scope)."""
+    from kernel.identity.customer_auth import create_reset_token
+    from kernel.identity.customers import Customer
+
+    customer = db.session.get(Customer, uuid.UUID(customer_id))
+    tenant = db.session.get(Tenant, tenant_id)
+    if customer is None or tenant is None or not customer.is_active or not customer.has_account:
+        return
+    ttl = kernel_services().settings.password_reset_ttl
+    token = create_reset_token(customer, ttl)
+    db.session.commit()
+    kernel_services().mailer.send(
+        customer.email, "customer_password_reset", name=customer.name or customer.email,
+        token=token, ttl_minutes=ttl // 60, tenant_name=tenant.name)
+
+
 def kernel_job_specs() -> list[JobSpec]:
     return [
+        _mail_job("kernel.mail_customer_password_reset", mail_customer_password_reset),
         _mail_job("kernel.mail_password_reset", mail_password_reset),
         _mail_job("kernel.mail_verification", mail_verification),
         _mail_job("kernel.mail_invitation", mail_invitation),

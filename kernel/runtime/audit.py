@@ -28,10 +28,13 @@ def describe(
     entity_id: Any = None,
     tenant_id: uuid.UUID | None = None,
     actor_id: Any = None,
+    actor_type: str | None = None,
     **details: Any,
 ) -> None:
     """Name what the current request did, for its audit row."""
     info = g.setdefault("audit", {})
+    if actor_type is not None:
+        info["actor_type"] = actor_type
     if action:
         info["action"] = action
     if entity_type:
@@ -57,7 +60,9 @@ def _write(response: Response) -> None:
     tenant_id = info.get("tenant_id") or (principal.tenant_id if principal else None)
     actor_id = info.get("actor_id") or (principal.actor_id if principal else None)
     # a view may name the user it acted for (e.g. registration, before any token exists)
-    actor_type = principal.kind if principal else ("user" if actor_id else "anonymous")
+    actor_type = principal.kind if principal else (
+        info.get("actor_type") or ("customer" if g.get("customer") is not None else None)
+        or ("user" if actor_id else "anonymous"))
     entry = AuditEntry(
         tenant_id=tenant_id,
         actor_type=actor_type,

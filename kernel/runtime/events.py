@@ -1,6 +1,6 @@
 """Domain events through a transactional outbox, delivered at least once, applied once.
 
-``emit(tenant_id, "payment.succeeded", payload)`` adds an ``outbox_events`` row to the
+``emit(tenant_id, "payments.payment.succeeded", payload)`` adds an ``outbox_events`` row to the
 caller's transaction; nothing is sent if it rolls back. After commit a dispatch job
 fans the event out to one ``event_deliveries`` row per handler of the plugins enabled
 for the tenant (unique per event and handler: the idempotency key) and enqueues a

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import certifi
 import urllib3
+from flask import has_request_context, request
 from minio import Minio
 from minio.error import S3Error
 
@@ -376,5 +377,17 @@ def public_asset_url(tenant_id: uuid.UUID, name: str) -> str:
 
     .. versionadded:: 1.0
     """
-    base = kernel_services().settings.public_url.rstrip("/")
-    return f"{base}/api/v1/public/assets/{tenant_id}/{name}"
+    return f"{public_base_url()}/api/v1/public/assets/{tenant_id}/{name}"
+
+
+def public_base_url() -> str:
+    """The API's public address: ``PLUGBOARD_PUBLIC_URL`` when set, else the request's own
+    scheme, host and port (as the client reached it; behind ``PLUGBOARD_TRUSTED_PROXIES``
+    the proxy's ``X-Forwarded-*``), else the development address (no request: jobs, CLI).
+    """
+    settings = kernel_services().settings
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    if has_request_context():
+        return str(request.host_url).rstrip("/")
+    return settings.public_url_or_default

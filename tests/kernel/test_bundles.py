@@ -269,3 +269,31 @@ def test_pins_are_tenant_rows_under_row_level_security(world: World, backend: st
         # raw SQL: no ORM criteria, only PostgreSQL's policy filters
         seen = db.session.execute(sa.text("SELECT tenant_id FROM bundle_pins")).scalars().all()
     assert seen == [alpha]
+
+
+def test_bundle_urls_follow_the_host_and_port_the_client_used(world: World) -> None:
+    world.upload("1.0.0", "bundle.zip", zip_bytes(JS_V1))
+    world.rollout("1.0.0")
+    for base in ("http://127.0.0.1:8765", "http://api.example.test:9000", "http://localhost"):
+        body = world.api.get(TENANT_BUNDLE, world.a, base_url=base).get_json()
+        assert {urlsplit(f["url"]).netloc for f in body["files"]} == {urlsplit(base).netloc}
+        assert all(f["url"].startswith(base + "/bundles/full/1.0.0/") for f in body["files"])
+
+
+def test_bundle_urls_behind_a_trusted_proxy(plugin_app: Callable[..., Flask]) -> None:
+    world = make_world(plugin_app, trusted_proxies=1)
+    world.upload("1.0.0", "bundle.zip", zip_bytes(JS_V1))
+    world.rollout("1.0.0")
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example.com",
+               "X-Forwarded-For": "203.0.113.9"}
+    body = world.api.get(TENANT_BUNDLE, world.a, headers=headers,
+                         base_url="http://10.0.0.5:8000").get_json()
+    assert all(f["url"].startswith("https://shop.example.com/bundles/") for f in body["files"])
+
+
+def test_a_configured_public_url_wins(plugin_app: Callable[..., Flask]) -> None:
+    world = make_world(plugin_app, public_url="https://cdn.example.com/")
+    world.upload("1.0.0", "bundle.zip", zip_bytes(JS_V1))
+    world.rollout("1.0.0")
+    body = world.api.get(TENANT_BUNDLE, world.a, base_url="http://127.0.0.1:8765").get_json()
+    assert all(f["url"].startswith("https://cdn.example.com/bundles/") for f in body["files"])

@@ -46,7 +46,7 @@ def world(plugin_app: Callable[..., Flask]) -> dict[str, Any]:
 
 def fire(app: Flask, account: Account, commit: bool = True, **payload: Any) -> uuid.UUID:
     with app.app_context():
-        event_id = emit(uuid.UUID(account.tenant_id), "payment.succeeded", payload)
+        event_id = emit(uuid.UUID(account.tenant_id), "payments.payment.succeeded", payload)
         if commit:
             db.session.commit()
         else:

@@ -15,9 +15,10 @@ from tests.helpers import Api, SmtpSink, free_port
 
 
 def test_liveness(client: FlaskClient) -> None:
-    resp = client.get("/health")
-    assert resp.status_code == 200
-    assert resp.get_json() == {"status": "ok"}
+    for path in ("/health", "/health/live"):
+        resp = client.get(path)
+        assert resp.status_code == 200
+        assert resp.get_json() == {"status": "ok"}
 
 
 def test_readiness_reports_database_and_queue(client: FlaskClient, backend: str) -> None:

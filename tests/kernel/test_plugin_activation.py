@@ -91,6 +91,19 @@ def test_restricted_plugin_is_403_for_tenants_but_admins_may_enable(world: dict[
                    403)
 
 
+def test_restricted_plugin_cannot_be_switched_off_by_the_tenant(world: dict[str, Any]) -> None:
+    api, a = world["api"], world["a"]
+    admin = api.make_admin()
+    assert api.put(f"/api/v1/admin/tenants/{a.tenant_id}/plugins/vip", admin,
+                   json={"enabled": True}).status_code == 200
+    problem = assert_problem(api.put("/api/v1/plugins/vip/activation", a, json={"enabled": False}),
+                             403, "plugin-restricted")
+    assert "disable" in problem["detail"]
+    assert {p["name"]: p["enabled"] for p in api.get("/api/v1/plugins", a).get_json()}["vip"] is True
+    resp = api.put(f"/api/v1/admin/tenants/{a.tenant_id}/plugins/vip", admin, json={"enabled": False})
+    assert resp.status_code == 200 and resp.get_json()["enabled"] is False
+
+
 def test_analyst_cannot_change_plugins(world: dict[str, Any]) -> None:
     api, a = world["api"], world["a"]
     analyst = api.add_member(a, "ana@alpha.example.com", "analyst")

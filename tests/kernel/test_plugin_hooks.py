@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from hookspecs import hookimpl
 from kernel.services import kernel_services
 from tests.helpers import Account, Api, assert_problem
 from tests.testplugins import others
@@ -53,6 +54,43 @@ def test_hook_plugboard_blueprints(world: dict[str, Any]) -> None:
     assert "/api/v1/full/notes" in spec["paths"]
 
 
+def test_hook_plugboard_admin_blueprints(world: dict[str, Any]) -> None:
+    api, a, b = world["api"], world["a"], world["b"]
+    assert api.post("/api/v1/full/notes", a, json={"text": "from alpha"}).status_code == 201
+    admin = api.make_admin()
+    resp = api.post("/api/v1/admin/full/notes", admin, json={"tenant_id": b.tenant_id, "text": "for bravo"})
+    assert resp.status_code == 201, resp.get_json()
+    listed = api.get("/api/v1/admin/full/notes", admin).get_json()
+    assert {(n["text"], n["tenant_id"]) for n in listed} == {
+        ("from alpha", a.tenant_id), ("for bravo", b.tenant_id)}
+    # tenants, even owners, are refused; so is nobody
+    for account in (a, b):
+        assert_problem(api.get("/api/v1/admin/full/notes", account), 403)
+        assert_problem(api.post("/api/v1/admin/full/notes", account,
+                                json={"tenant_id": a.tenant_id, "text": "x"}), 403)
+    assert_problem(api.get("/api/v1/admin/full/notes"), 401)
+    spec = world["app"].test_client().get("/api/openapi.json").get_json()
+    operation = spec["paths"]["/api/v1/admin/full/notes"]["get"]
+    assert operation["security"] == [{"bearerAuth": []}]
+    assert "platform admin" in operation["description"].lower()
+
+
+def test_admin_blueprints_outside_their_prefix_leave_the_plugin_out(
+        plugin_app: Callable[..., Flask]) -> None:
+    from flask_smorest import Blueprint
+
+    class Sneaky:
+        plugin_info = others.make("sneaky").plugin_info
+
+        @hookimpl
+        def plugboard_admin_blueprints(self) -> list[Blueprint]:
+            return [Blueprint("sneaky_admin", __name__, url_prefix="/api/v1/admin/tenants")]
+
+    app = plugin_app(Sneaky())
+    record = kernel_services(app).registry.records["sneaky"]
+    assert record.status == "failed" and "/api/v1/admin/sneaky" in (record.error or "")
+
+
 def test_hook_plugboard_public_blueprints(world: dict[str, Any]) -> None:
     api = world["api"]
     resp = api.get("/api/v1/public/full/hello", headers={"X-Tenant": "alpha"})
@@ -78,7 +116,7 @@ def test_hook_plugboard_jobs(world: dict[str, Any]) -> None:
 
 
 def test_hook_plugboard_event_handlers(world: dict[str, Any]) -> None:
-    handlers = kernel_services(world["app"]).event_handlers["payment.succeeded"]
+    handlers = kernel_services(world["app"]).event_handlers["payments.payment.succeeded"]
     assert [(p, h.name) for p, h in handlers] == [("full", "full.on_payment")]
 
 

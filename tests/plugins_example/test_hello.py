@@ -230,7 +230,7 @@ def test_hello_job_is_registered_and_purges_old_messages(app: Flask, api: Api) -
 
 
 def test_hello_handles_payment_succeeded_for_its_tenant(app: Flask, api: Api) -> None:
-    handlers = kernel_services(app).event_handlers["payment.succeeded"]
+    handlers = kernel_services(app).event_handlers["payments.payment.succeeded"]
     (handler,) = [h for plugin, h in handlers if plugin == "hello"]
     assert handler.name == "hello.thank_for_payment"
     alice = api.register()
@@ -243,6 +243,32 @@ def test_hello_handles_payment_succeeded_for_its_tenant(app: Flask, api: Api) ->
 
             texts = set(db.session.scalars(sa.select(HelloMessage.text)))
     assert "Thank you for your payment of 12.50 EUR." in texts
+
+
+def test_posting_emits_an_event_and_enqueues_a_job_through_kernel_api(app: Flask, api: Api) -> None:
+    from kernel.runtime.events import OutboxEvent
+    from tests.conftest import drain_jobs
+
+    alice, bob = api.register(), api.register()
+    enable(api, alice)
+    enable(api, bob)
+    resp = api.post(MESSAGES, alice, json={"text": "anyone up for chess?"})
+    assert resp.status_code == 201
+    drain_jobs(app)
+    texts = [m["text"] for m in api.get(MESSAGES, alice).get_json()]
+    assert "Good question: anyone up for chess?" in texts
+    bobs = [m["text"] for m in api.get(MESSAGES, bob).get_json()]
+    assert not any(t.startswith("Good question") for t in bobs)
+    with app.app_context(), tenant_scope(alice.tenant_id):
+        events = db.session.scalars(sa.select(OutboxEvent).where(
+            OutboxEvent.name == "hello.message.posted")).all()
+        assert [e.payload["message_id"] for e in events] == [resp.get_json()["id"]]
+    # a refused post (validation) emits and enqueues nothing
+    assert api.post(MESSAGES, alice, json={"text": ""}).status_code == 422
+    drain_jobs(app)
+    with app.app_context(), tenant_scope(alice.tenant_id):
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxEvent).where(
+            OutboxEvent.name == "hello.message.posted")) == 1
 
 
 @pytest.mark.postgres_only

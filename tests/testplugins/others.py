@@ -79,7 +79,7 @@ class NotReady:
 
 
 class Ledger:
-    """Handles ``payment.succeeded`` too; writes a note per event (test-only shortcut)."""
+    """Handles ``payments.payment.succeeded`` too; writes a note per event (test-only shortcut)."""
 
     plugin_info = PluginInfo(name="ledger", version="1.0.0")
 
@@ -87,7 +87,7 @@ class Ledger:
     def plugboard_event_handlers(self) -> list[Any]:
         from hookspecs import EventHandler
 
-        return [EventHandler("payment.succeeded", _ledger_note, name="ledger.record")]
+        return [EventHandler("payments.payment.succeeded", _ledger_note, name="ledger.record")]
 
 
 def _ledger_note(event_id: uuid.UUID, payload: dict[str, Any]) -> None:

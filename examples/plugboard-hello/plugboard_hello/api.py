@@ -19,6 +19,8 @@ from kernel.api import (
     auth_required,
     current_principal,
     db,
+    emit,
+    enqueue,
     paginate,
     plugin_config,
     public_tenant,
@@ -63,6 +65,11 @@ class Messages(MethodView):
         assert principal is not None  # auth_required authenticated the caller
         message = HelloMessage(text=data["text"], author=principal.actor_id)
         db.session.add(message)
+        db.session.flush()
+        # Both join this transaction: the event and the job exist only if the message does.
+        emit("hello.message.posted", {"message_id": str(message.id)})
+        if message.text.rstrip().endswith("?"):  # the bot answers questions, later
+            enqueue("hello.answer_question", message_id=str(message.id))
         db.session.commit()
         audit_describe("hello.message.create", "hello_message", message.id)
         return message

@@ -28,8 +28,18 @@ def purge_old_messages(tenant_id: uuid.UUID | str, days: int = RETENTION_DAYS) -
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def answer_question(tenant_id: uuid.UUID, message_id: str) -> None:
+    """Enqueued for each new question: the bot answers it on the board.
+
+    Runs inside the job's tenant scope (the kernel opens it and commits after).
+    """
+    message = db.session.get(HelloMessage, uuid.UUID(message_id))
+    if message is not None and message.author != "hello":
+        db.session.add(HelloMessage(text=f"Good question: {message.text[:60]}", author="hello"))
+
+
 def thank_for_payment(tenant_id: uuid.UUID | str, payload: Mapping[str, Any]) -> None:
-    """``payment.succeeded`` (emitted by the payments plugin): say thanks on the board.
+    """``payments.payment.succeeded`` (emitted by the payments plugin): say thanks on the board.
 
     Plugins never import each other; the event's payload is all this one knows.
     """

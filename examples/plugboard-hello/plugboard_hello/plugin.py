@@ -24,7 +24,7 @@ plugin_info = PluginInfo(
     version="1.0.0",
     title="Hello",
     description="A message board per tenant and a greeting for its storefront (example plugin).",
-    kernel=">=1.0,<2",
+    kernel=">=1.1,<2",  # emit and enqueue came with contract 1.1
     config_schema={
         "type": "object",
         "additionalProperties": False,
@@ -54,12 +54,17 @@ def plugboard_public_blueprints() -> list[Blueprint]:
 @hookimpl
 def plugboard_jobs() -> list[JobSpec]:
     # cron: one run per tenant that has the plugin enabled, every day at 03:15 UTC
-    return [JobSpec("hello.purge_old_messages", jobs.purge_old_messages, cron="15 3 * * *", retry=2)]
+    return [
+        JobSpec("hello.purge_old_messages", jobs.purge_old_messages, cron="15 3 * * *", retry=2),
+        # enqueued by the API for each question: kernel.api.enqueue("hello.answer_question", ...)
+        JobSpec("hello.answer_question", jobs.answer_question, retry=2),
+    ]
 
 
 @hookimpl
 def plugboard_event_handlers() -> list[EventHandler]:
-    return [EventHandler("payment.succeeded", jobs.thank_for_payment, name="hello.thank_for_payment")]
+    return [EventHandler("payments.payment.succeeded", jobs.thank_for_payment,
+                         name="hello.thank_for_payment")]
 
 
 @hookimpl

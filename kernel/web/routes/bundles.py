@@ -26,7 +26,7 @@ from kernel.registry import bundles
 from kernel.registry.activation import Activations
 from kernel.registry.bundle_archive import BundleRejected, integrity
 from kernel.runtime import audit
-from kernel.runtime.storage import ObjectNotFound, Storage
+from kernel.runtime.storage import ObjectNotFound, Storage, public_base_url
 from kernel.services import kernel_services
 from kernel.tenancy.scope import current_tenant_id
 
@@ -238,8 +238,7 @@ class CurrentBundle(MethodView):
 
 
 def file_url(plugin: str, version: str, path: str) -> str:
-    base = _settings().public_url.rstrip("/")
-    return f"{base}/bundles/{quote(plugin)}/{quote(version)}/{quote(path)}"
+    return f"{public_base_url()}/bundles/{quote(plugin)}/{quote(version)}/{quote(path)}"
 
 
 @blp.route("/<string:name>/bundle")

@@ -1,4 +1,4 @@
-"""``/health`` (liveness) and ``/health/ready`` (database, queue, storage, plugins)."""
+"""``/health`` and ``/health/live`` (liveness) and ``/health/ready`` (database, queue, storage, plugins)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ def init_app(app: Flask) -> None:
     checks.setdefault("storage", _storage)
 
     @app.get("/health")
+    @app.get("/health/live", endpoint="health_live")
     def health() -> ResponseReturnValue:
+        """Liveness: the process answers; touches no database, queue or storage."""
         return jsonify(status="ok")
 
     @app.get("/health/ready")

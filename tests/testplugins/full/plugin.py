@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask_smorest import Blueprint
 
 from hookspecs import EventHandler, JobFailed, JobSpec, PluginInfo, PluginRefusal, hookimpl
-from kernel.api import auth_required, db, public_tenant
+from kernel.api import auth_required, db, platform_admin_required, problem, public_tenant
 from kernel.services import kernel_services
 from tests.testplugins.full.models import FullNote
 
@@ -57,6 +57,38 @@ class PingSchema(ma.Schema):
 blp = Blueprint("full", __name__, url_prefix="/api/v1/full", description="Full test plugin")
 public_blp = Blueprint("full_public", __name__, url_prefix="/api/v1/public/full")
 webhook_blp = Blueprint("full_webhooks", __name__, url_prefix="/api/v1/webhooks/full")
+admin_blp = Blueprint("full_admin", __name__, url_prefix="/api/v1/admin/full")
+
+
+class AdminNoteSchema(NoteSchema):
+    tenant_id = ma.fields.UUID(dump_only=True)
+
+
+class AdminNoteCreateSchema(ma.Schema):
+    tenant_id = ma.fields.UUID(required=True)
+    text = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+
+
+@admin_blp.get("/notes")
+@platform_admin_required
+@admin_blp.response(200, AdminNoteSchema(many=True))
+def every_note() -> list[FullNote]:
+    """Every tenant's notes (the platform scope sees them all)."""
+    return list(db.session.scalars(sa.select(FullNote).order_by(FullNote.text)))
+
+
+@admin_blp.post("/notes")
+@platform_admin_required
+@admin_blp.arguments(AdminNoteCreateSchema)
+@admin_blp.response(201, AdminNoteSchema)
+def add_note_for(data: dict[str, Any]) -> FullNote:
+    """Add a note to a tenant, as the platform."""
+    if kernel_services().tenants.by_id(data["tenant_id"]) is None:
+        problem(404, "unknown-tenant", title="Unknown tenant", detail="No such tenant.")
+    note = FullNote(tenant_id=data["tenant_id"], text=data["text"])
+    db.session.add(note)
+    db.session.commit()
+    return note
 
 
 @blp.get("/notes")
@@ -140,6 +172,11 @@ def plugboard_webhook_blueprints() -> list[Blueprint]:
 
 
 @hookimpl
+def plugboard_admin_blueprints() -> list[Blueprint]:
+    return [admin_blp]
+
+
+@hookimpl
 def plugboard_jobs() -> list[JobSpec]:
     return [
         JobSpec("full.cleanup", cleanup, retry=2, cron="0 3 * * *"),
@@ -150,7 +187,7 @@ def plugboard_jobs() -> list[JobSpec]:
 
 @hookimpl
 def plugboard_event_handlers() -> list[EventHandler]:
-    return [EventHandler("payment.succeeded", on_payment, name="full.on_payment")]
+    return [EventHandler("payments.payment.succeeded", on_payment, name="full.on_payment")]
 
 
 @hookimpl
