@@ -123,6 +123,7 @@ def _init_plugins(app: Flask, api: ProblemApi, settings: Settings, extra: list[A
     from kernel.routes.health import readiness_checks
 
     registry = PluginRegistry(settings.plugins_allow, settings.plugins_deny)
+    registry.hook_error_listeners.append(app.extensions["plugboard.metrics"].hook_error)
     candidates: list[Candidate] = []
     if load_builtin:
         candidates += builtin_candidates()

@@ -34,7 +34,7 @@ from kernel import cors
 from kernel.activation import Activations
 from kernel.auth import authenticate, open_scope_for
 from kernel.errors import problem
-from kernel.observability import finish_request, new_request_id
+from kernel.observability import BLUEPRINT_PLUGINS, finish_request, new_request_id
 from kernel.rbac import ROLES
 from kernel.registry import PluginRecord, PluginRegistry
 from kernel.routes.public import public_tenant
@@ -195,11 +195,13 @@ def install(app: Flask, api: Any, registry: PluginRegistry) -> None:
     components: list[dict[str, Any]] = app.extensions.setdefault("plugboard.page_components", [])
     migration_dirs: list[str] = app.extensions.setdefault("plugboard.migration_dirs", [])
     gates: dict[str, Callable[[], None]] = {}
+    owners: dict[str, str] = app.extensions.setdefault(BLUEPRINT_PLUGINS, {})  # for metrics
     for record in registry.loaded():
         found = collected[record.name]
         for hook, bp in found["blueprints"]:
             api.register_gated_blueprint(bp)
             gates[bp.name] = GATES[hook](record.name)
+            owners[bp.name] = record.name
         for perm, role in found["permissions"].items():
             app.extensions["plugboard.permissions"].register(perm, role)
         for job in found["jobs"]:
@@ -324,7 +326,7 @@ class PublicEdge:
             return None
         if answer is None:
             return None
-        return self._send(req, rule.rule, answer, started, start_response)
+        return self._send(req, rule.rule, answer, started, start_response, plugin)
 
     def _match(self, req: Any) -> tuple[Any, Mapping[str, Any]]:
         """Flask's URL map match for a GET of ``req.path`` (raises what the map raises)."""
@@ -339,7 +341,7 @@ class PublicEdge:
         return rule, args
 
     def _send(self, req: Any, rule: str, answer: EdgeResponse, started: float,
-              start_response: Any) -> list[bytes]:
+              start_response: Any, plugin: str) -> list[bytes]:
         request_id = new_request_id(req.headers.get("X-Request-ID"))
         headers = [*answer.headers, ("X-Request-ID", request_id)]
         present = {name.lower() for name, _ in answer.headers}
@@ -349,5 +351,5 @@ class PublicEdge:
         status = HTTPStatus(answer.status)
         start_response(f"{status.value} {status.phrase}", headers)
         finish_request(self.app.extensions["plugboard.metrics"], "GET", rule, req.path,
-                       answer.status, started, request_id)
+                       answer.status, started, request_id, plugin)
         return [answer.body] if answer.status != 304 else []
