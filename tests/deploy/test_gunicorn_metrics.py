@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -34,16 +35,15 @@ class Gunicorn:
         env.update({
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": "2",
-            "GUNICORN_THREADS": "2",
             "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
             "PLUGBOARD_ENV": "development",
             "PLUGBOARD_DATA_DIR": str(tmp / "var"),
         })
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        # One connection per worker at a time: a client holding a keep-alive connection to
-        # one worker makes the next connection land on the other, so the test knows that
-        # each of its two connections talks to a different worker.
-        command = [sys.executable, "-m", "gunicorn", "--config", str(CONF), "--worker-connections", "1"]
+        # One connection per worker at a time: while the test holds a half-sent request on
+        # one worker, every new connection lands on the other.
+        command = [sys.executable, "-m", "gunicorn", "--config", str(CONF),
+                   "--worker-connections", "1", "--threads", "1"]
         self.proc = subprocess.Popen(command,
                                      cwd=ROOT, env=env, stdout=self.log, stderr=self.log,
                                      start_new_session=True)
@@ -51,12 +51,24 @@ class Gunicorn:
     def get(self, path: str) -> tuple[int, str]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         try:
-            # a new connection per request, so the kernel spreads them over both workers
-            conn.request("GET", path, headers={"Connection": "close"})
+            conn.request("GET", path)
             resp = conn.getresponse()
             return resp.status, resp.read().decode()
         finally:
             conn.close()
+
+    def hold_a_worker(self) -> socket.socket:
+        """Occupy one worker with a request whose end has not been sent yet."""
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n")
+        time.sleep(0.5)  # let a worker accept it
+        return sock
+
+    @staticmethod
+    def release(sock: socket.socket) -> None:
+        sock.sendall(b"\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 200")
+        sock.close()
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + 60
@@ -97,12 +109,6 @@ def gunicorn(tmp_path: Path) -> Iterator[Gunicorn]:
         server.stop()
 
 
-def _get(conn: http.client.HTTPConnection, path: str) -> tuple[int, str]:
-    conn.request("GET", path)
-    resp = conn.getresponse()
-    return resp.status, resp.read().decode()
-
-
 def _sample(text: str, name: str, **labels: str) -> float:
     for line in text.splitlines():
         if line.startswith(name + "{"):
@@ -112,34 +118,39 @@ def _sample(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
+def _metrics(server: Gunicorn) -> tuple[float, float, float]:
+    text = server.get("/metrics")[1]
+    return (_sample(text, "plugboard_http_requests_total", method="GET", endpoint="/health",
+                    status="200", plugin="kernel"),
+            _sample(text, "plugboard_http_requests_total", method="GET",
+                    endpoint="/api/v1/hello/messages", status="401", plugin="hello"),
+            _sample(text, "plugboard_http_request_duration_seconds_count", method="GET",
+                    endpoint="/api/v1/hello/messages", plugin="hello"))
+
+
 def test_metrics_are_summed_over_both_workers(gunicorn: Gunicorn) -> None:
-    first = http.client.HTTPConnection("127.0.0.1", gunicorn.port, timeout=10)
-    second = http.client.HTTPConnection("127.0.0.1", gunicorn.port, timeout=10)
-    try:
-        health_before = _sample(_get(first, "/metrics")[1], "plugboard_http_requests_total",
-                                method="GET", endpoint="/health", status="200", plugin="kernel")
-        assert _get(second, "/health")[0] == 200  # second is now held by the other worker
-        for conn in (first, second) * 30:
-            assert _get(conn, "/health")[0] == 200
-        for conn in (first, second) * 10:
-            assert _get(conn, "/api/v1/hello/messages")[0] == 401
+    health_before = _metrics(gunicorn)[0]
 
-        # both workers served requests: each wrote its own counter file
-        pids = {f.name for f in gunicorn.metrics_dir.glob("counter_*.db")}
-        assert len(pids) == 2, pids
+    held = gunicorn.hold_a_worker()  # worker A is busy: B serves what follows
+    for _ in range(30):
+        assert gunicorn.get("/health")[0] == 200
+    for _ in range(10):
+        assert gunicorn.get("/api/v1/hello/messages")[0] == 401
+    seen_by_b = _metrics(gunicorn)
+    held_b = gunicorn.hold_a_worker()  # now B is busy
+    gunicorn.release(held)  # and A free: it serves what follows
+    for _ in range(20):
+        assert gunicorn.get("/health")[0] == 200
+    for _ in range(5):
+        assert gunicorn.get("/api/v1/hello/messages")[0] == 401
+    seen_by_a = _metrics(gunicorn)
+    gunicorn.release(held_b)
 
-        # a scrape answered by either worker sees the sum over both
-        for conn in (first, second):
-            text = _get(conn, "/metrics")[1]
-            assert _sample(text, "plugboard_http_requests_total", method="GET", endpoint="/health",
-                           status="200", plugin="kernel") == health_before + 61
-            assert _sample(text, "plugboard_http_requests_total", method="GET",
-                           endpoint="/api/v1/hello/messages", status="401", plugin="hello") == 20
-            assert _sample(text, "plugboard_http_request_duration_seconds_count", method="GET",
-                           endpoint="/api/v1/hello/messages", plugin="hello") == 20
-    finally:
-        first.close()
-        second.close()
+    # both workers served requests: each wrote its own counter file
+    assert len(list(gunicorn.metrics_dir.glob("counter_*.db"))) == 2
+    # B's scrape counted B's requests; A's scrape, answered by A, counts both workers'
+    assert seen_by_b == (health_before + 30, 10, 10)
+    assert seen_by_a == (health_before + 30 + 1 + 20, 15, 15)  # + 1: the released /health
 
 
 def test_gunicorn_error_log_is_json(gunicorn: Gunicorn) -> None:
