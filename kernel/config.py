@@ -46,6 +46,9 @@ class Settings:
     # psycopg prepares a statement on its fifth run on a connection; turn off behind a
     # PgBouncer (before 1.21) in transaction pooling mode
     database_prepared_statements: bool = True
+    # seconds a migration's DDL may wait for a table lock before the upgrade fails (and
+    # rolls back) rather than stall every query behind it (PostgreSQL's lock_timeout)
+    migration_lock_timeout: int = 10
     redis_url: str = ""
     redis_namespace: str = "plugboard"
     s3_endpoint: str = ""
