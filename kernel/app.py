@@ -88,7 +88,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["plugboard.storage"] = make_storage(settings)
 
     db.init_app(app, settings.sqlalchemy_url,
-                prepared_statements=settings.database_prepared_statements)
+                prepared_statements=settings.database_prepared_statements,
+                pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow)
     if settings.sqlalchemy_url.startswith("sqlite"):
         settings.data_path.mkdir(parents=True, exist_ok=True)
     observability.init_app(app)

@@ -114,6 +114,8 @@ class Metrics:
             ["plugin", "hook"], registry=self.registry,
         )
         self._children: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
+        # read when prometheus_client chose its value class (at import), not per scrape
+        self._multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
     def observe(self, method: str, endpoint: str, status: int, elapsed: float,
                 plugin: str = KERNEL) -> None:
@@ -133,7 +135,7 @@ class Metrics:
 
     def render(self) -> Response:
         registry = self.registry
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if self._multiprocess:
             # read every process's files, this one's included, afresh on each scrape
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
