@@ -62,7 +62,8 @@ def roles() -> Iterator[Roles]:
 
 def _plugboard(*args: str, url: str, tmp: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGBOARD_")}
-    env.update({"PLUGBOARD_ENV": "development", "PLUGBOARD_DATA_DIR": str(tmp), "PLUGBOARD_DATABASE_URL": url})
+    env.update({"PLUGBOARD_ENV": "development", "PLUGBOARD_DATA_DIR": str(tmp),
+                "PLUGBOARD_DATABASE_URL": url})
     return subprocess.run([PLUGBOARD, *args], env=env, capture_output=True, text=True, timeout=180)
 
 

@@ -83,7 +83,8 @@ def test_every_gunicorn_setting_is_passed_to_the_api_and_documented() -> None:
     assert names - set(SERVICES["api"]["environment"]) == set()
     assert {n for n in names if not _listed_in_env_example(n)} == set()
     # gunicorn reads this one itself
-    assert "FORWARDED_ALLOW_IPS" in SERVICES["api"]["environment"] and _listed_in_env_example("FORWARDED_ALLOW_IPS")
+    assert "FORWARDED_ALLOW_IPS" in SERVICES["api"]["environment"]
+    assert _listed_in_env_example("FORWARDED_ALLOW_IPS")
 
 
 def test_every_variable_compose_reads_is_in_env_example() -> None:
@@ -157,7 +158,8 @@ def test_migrate_runs_as_the_owner_and_the_app_as_the_app_role() -> None:
         assert url.startswith("postgresql+psycopg://plugboard:${POSTGRES_APP_PASSWORD:?"), service
     init = (ROOT / "deploy" / "postgres-init.sql").read_text()
     assert "\\set owner_role plugboard_owner" in init and "\\set app_role plugboard\n" in init
-    assert SERVICES["postgres"]["environment"]["POSTGRES_OWNER_PASSWORD"].startswith("${POSTGRES_OWNER_PASSWORD:?")
+    postgres_env = SERVICES["postgres"]["environment"]
+    assert postgres_env["POSTGRES_OWNER_PASSWORD"].startswith("${POSTGRES_OWNER_PASSWORD:?")
     # the app's MinIO keys are the bucket-scoped user's, never root's
     env = SERVICES["api"]["environment"]
     assert "MINIO_APP_USER" in env["PLUGBOARD_S3_ACCESS_KEY"]
@@ -196,7 +198,7 @@ def test_logs_are_rotated_and_images_pinned() -> None:
         if name in APP_SERVICES:
             assert service["build"] == "."
             continue
-        repo, _, tag = image.partition(":")
+        tag = image.partition(":")[2]
         assert tag and tag != "latest" and re.search(r"\d+\.\d+|RELEASE\.\d{4}", tag), (name, image)
         assert "deploy" in service and service["deploy"]["resources"]["limits"]["memory"], name
     for name in APP_SERVICES:
@@ -210,12 +212,15 @@ def test_capacity_defaults_fit_postgres() -> None:
     def default(value: str) -> int:
         return int(re.fullmatch(r"\$\{[A-Z_]+:-(\d+)\}", value).group(1))  # type: ignore[union-attr]
 
-    per_process = default(env["PLUGBOARD_DATABASE_POOL_SIZE"]) + default(env["PLUGBOARD_DATABASE_MAX_OVERFLOW"])
+    per_process = (default(env["PLUGBOARD_DATABASE_POOL_SIZE"])
+                   + default(env["PLUGBOARD_DATABASE_MAX_OVERFLOW"]))
     assert per_process >= _conf_default("GUNICORN_THREADS") + 1  # a thread never waits for the pool
     max_workers = _conf_default("GUNICORN_MAX_WORKERS")
     processes = max_workers + 2 + 1 + 1  # api workers, worker + its work horse, cron, migrate
     command = " ".join(SERVICES["postgres"]["command"])
-    max_connections = int(re.search(r"max_connections=\$\{POSTGRES_MAX_CONNECTIONS:-(\d+)\}", command).group(1))  # type: ignore[union-attr]
+    found = re.search(r"max_connections=\$\{POSTGRES_MAX_CONNECTIONS:-(\d+)\}", command)
+    assert found
+    max_connections = int(found.group(1))
     reserved = 3  # superuser_reserved_connections: backups and administration
     assert processes * per_process <= max_connections - reserved
     assert SERVICES["postgres"]["shm_size"].endswith("256mb}")
@@ -258,9 +263,8 @@ def test_the_lock_agrees_with_pyproject() -> None:
         assert name in locked, f"{name} is not in deploy/requirements.lock: run make lock"
         assert requirement.specifier.contains(locked[name], prereleases=True), \
             f"{name}=={locked[name]} does not satisfy {requirement}: run make lock"
-    assert Requirement(next(r for r in PYPROJECT["project"]["dependencies"] if r.startswith("rq"))) \
-        .specifier.contains("2.5.0") and not Requirement(
-            next(r for r in PYPROJECT["project"]["dependencies"] if r.startswith("rq"))).specifier.contains("2.4.9")
+    rq = Requirement(next(r for r in PYPROJECT["project"]["dependencies"] if r.startswith("rq")))
+    assert not rq.specifier.contains("2.4.9")  # cron strings need rq 2.5
 
 
 @pytest.mark.parametrize("quota, expected", [("max 100000", None), ("200000 100000", 2), ("150000 100000", 2),
