@@ -61,8 +61,19 @@ class Gunicorn:
         """Occupy one worker with a request whose end has not been sent yet."""
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n")
-        time.sleep(0.5)  # let a worker accept it
+        deadline = time.monotonic() + 30
+        while self._accept_backlog() and time.monotonic() < deadline:  # until a worker took it
+            time.sleep(0.05)
+        assert self._accept_backlog() == 0
         return sock
+
+    def _accept_backlog(self) -> int:
+        """Connections waiting in the listening socket's accept queue (/proc/net/tcp)."""
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == self.port:
+                return int(fields[4].split(":")[1], 16)
+        raise AssertionError("gunicorn is not listening")
 
     @staticmethod
     def release(sock: socket.socket) -> None:
