@@ -62,6 +62,17 @@ format: $(INSTALLED_DEV)  ## ruff format and fix imports (rewrites files)
 	$(BIN)/ruff check --select I --fix .
 	$(BIN)/ruff format .
 
+# The image's dependency lock (deploy/requirements.lock), with hashes, for Linux on
+# Python 3.11 (the image's). Uses uv (pip install uv) when dependencies change.
+.PHONY: lock
+lock: $(INSTALLED_DEV)  ## regenerate deploy/requirements.lock from pyproject.toml
+	$(BIN)/python -m pip install -q uv
+	{ sed -n '1,3p' deploy/requirements.lock; \
+	  $(BIN)/uv pip compile pyproject.toml deploy/build-requirements.in --python-version 3.11 \
+	    --python-platform x86_64-unknown-linux-gnu --generate-hashes --no-header --quiet -o -; \
+	} > deploy/requirements.lock.new
+	mv deploy/requirements.lock.new deploy/requirements.lock
+
 .PHONY: bench
 bench: $(INSTALLED)  ## run the benchmarks (needs local PostgreSQL and Redis)
 	$(BIN)/python -m bench

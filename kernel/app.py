@@ -104,7 +104,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[EXTENSION] = services
     _init_services(services)
     db.init_app(app, settings.sqlalchemy_url,
-                prepared_statements=settings.database_prepared_statements)
+                prepared_statements=settings.database_prepared_statements,
+                pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow)
     if settings.sqlalchemy_url.startswith("sqlite"):
         settings.data_path.mkdir(parents=True, exist_ok=True)
     observability.init_app(app)
@@ -151,6 +152,7 @@ def _init_plugins(app: Flask, services: KernelServices, extra: list[Any],
     """Load, install and freeze the plugins; start the job table. Returns what was installed."""
     settings = services.settings
     registry = PluginRegistry(settings.plugins_allow, settings.plugins_deny)
+    registry.hook_error_listeners.append(services.metrics.hook_error)
     candidates: list[Candidate] = []
     if load_builtin:
         candidates += builtin_candidates()

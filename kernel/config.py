@@ -47,6 +47,13 @@ class Settings:
     # psycopg prepares a statement on its fifth run on a connection; turn off behind a
     # PgBouncer (before 1.21) in transaction pooling mode
     database_prepared_statements: bool = True
+    # connections each process keeps, and may open on top under load (PostgreSQL); budget
+    # (pool size + overflow) x processes within max_connections: docs/operations.md#capacity
+    database_pool_size: int = 10
+    database_max_overflow: int = 20
+    # seconds a migration's DDL may wait for a table lock before the upgrade fails (and
+    # rolls back) rather than stall every query behind it (PostgreSQL's lock_timeout)
+    migration_lock_timeout: int = 10
     redis_url: str = ""
     redis_namespace: str = "plugboard"
     s3_endpoint: str = ""

@@ -83,6 +83,8 @@ class KernelServices:
         self.guard_plugins: frozenset[str] = frozenset()
         self.demo_seeders: list[Callable[[uuid.UUID], None]] = []
         self.public_responders: dict[str, Responder] = {}
+        #: blueprint name -> the plugin that registered it (metrics label requests with it)
+        self.blueprint_plugins: dict[str, str] = {}
         self.health_checks: dict[str, HealthCheck] = {}
         #: (tenant slug, bundle version) -> the bundle's file manifest, see kernel.registry.bundles
         self.bundle_manifests: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}

@@ -86,6 +86,34 @@ def _put_back(connection: sa.Connection, absent: list[str]) -> None:
                            [{"rev": rev} for rev in absent])
 
 
+# pg_advisory_xact_lock key: "plugboar" in ASCII. Only migrations take it.
+MIGRATION_LOCK = 0x706C7567626F6172
+
+
+def _serialise_and_bound(connection: sa.Connection) -> None:
+    """PostgreSQL: one migration run at a time, DDL that waits a bounded time, every row.
+
+    Two ``plugboard db upgrade`` started together (two replicas, a retried deploy job)
+    would both find the tables missing and race on ``CREATE TABLE``: the advisory lock
+    makes the second wait for the first to commit, and alembic then reads the revisions
+    the first recorded and has nothing left to do. The lock is taken before
+    ``lock_timeout`` is set, so waiting for another migration is not cut short.
+
+    ``lock_timeout``: an ``ALTER TABLE`` queues behind any transaction still using the
+    table, and every query arriving after it queues behind the ``ALTER``: on a busy table
+    that stops the app. Failing after a few seconds (the whole upgrade rolls back; run it
+    again) is the better outcome.
+
+    ``plugboard.all_tenants``: data migrations must see every tenant's rows; the tables
+    force row-level security on their owner too.
+    """
+    settings = kernel_services(app).settings
+    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+    connection.execute(sa.text("SELECT set_config('lock_timeout', :ms, true), "
+                               "set_config('plugboard.all_tenants', 'on', true)"),
+                       {"ms": f"{settings.migration_lock_timeout * 1000}"})
+
+
 def run() -> None:
     engine = kernel_services(app).engine
     with engine.connect() as connection:
@@ -99,6 +127,7 @@ def run() -> None:
         )
         with context.begin_transaction():
             if context.get_context().impl.transactional_ddl:  # PostgreSQL: one transaction
+                _serialise_and_bound(connection)
                 absent = _set_aside_absent_plugins(connection)
                 context.run_migrations()
                 _put_back(connection, absent)

@@ -83,8 +83,11 @@ class Database:
             factory, scopefunc=_scope_key
         )
 
-    def init_app(self, app: Flask, url: str, prepared_statements: bool = True) -> None:
+    def init_app(self, app: Flask, url: str, prepared_statements: bool = True,
+                 pool_size: int = 10, max_overflow: int = 20) -> None:
         options: dict[str, Any] = {}
+        if not url.startswith("sqlite"):
+            options.update(pool_size=pool_size, max_overflow=max_overflow)
         if not prepared_statements and sa.make_url(url).get_driver_name() == "psycopg":
             options["connect_args"] = {"prepare_threshold": None}
         kernel_services(app).engine = create_db_engine(url, **options)

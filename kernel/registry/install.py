@@ -51,6 +51,7 @@ def _install_one(services: KernelServices, found: Registration, gates: dict[str,
     for gated in found.blueprints:
         services.api.register_gated_blueprint(gated.blueprint)
         gates[gated.blueprint.name] = GATES[gated.hook](found.plugin)
+        services.blueprint_plugins[gated.blueprint.name] = found.plugin
     for perm, role in found.permissions.items():
         services.permissions.register(perm, role)
     for job in found.jobs:

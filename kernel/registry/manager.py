@@ -99,6 +99,8 @@ class PluginRegistry:
         self._deny = frozenset(deny)
         self._frozen = False
         self._subset_cache: dict[tuple[str, frozenset[str]], Any] = {}
+        # called with (plugin, hook) when a notified hook raises (the app counts them)
+        self.hook_error_listeners: list[Callable[[str, str], None]] = []
 
     # -- loading -------------------------------------------------------------------
 
@@ -303,5 +305,7 @@ class PluginRegistry:
             except Exception as exc:
                 failures[impl.plugin_name] = exc
                 log.exception("plugin hook failed", extra={"plugin": impl.plugin_name, "hook": hook})
+                for listener in self.hook_error_listeners:
+                    listener(impl.plugin_name, hook)
         return failures
 

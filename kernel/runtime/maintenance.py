@@ -68,5 +68,5 @@ def kernel_job_specs() -> list[JobSpec]:
     return [
         JobSpec("kernel.purge_expired", purge_expired, queue="default", cron="17 3 * * *"),
         JobSpec("kernel.collect_bundle_blobs", collect_bundle_blobs, queue="default",
-                cron="43 3 * * *", timeout=1800),
+                cron="43 3 * * *", timeout=600),
     ]

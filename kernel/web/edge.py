@@ -119,7 +119,7 @@ class PublicEdge:
         answer = self._respond(responder, plugin, admitted.id, str(rule.endpoint), args, req)
         if answer is None:
             return None
-        return self._send(req, rule.rule, answer, started, start_response)
+        return self._send(req, rule.rule, answer, started, start_response, plugin)
 
     @staticmethod
     def _respond(responder: Responder, plugin: str, tenant_id: uuid.UUID, endpoint: str,
@@ -145,7 +145,7 @@ class PublicEdge:
         return rule, args
 
     def _send(self, req: Any, rule: str, answer: EdgeResponse, started: float,
-              start_response: Any) -> list[bytes]:
+              start_response: Any, plugin: str) -> list[bytes]:
         request_id = new_request_id(req.headers.get("X-Request-ID"))
         headers = [*answer.headers, ("X-Request-ID", request_id)]
         present = {name.lower() for name, _ in answer.headers}
@@ -155,5 +155,5 @@ class PublicEdge:
         status = HTTPStatus(answer.status)
         start_response(f"{status.value} {status.phrase}", headers)
         finish_request(self.services.metrics, "GET", rule, req.path,
-                       answer.status, started, request_id)
+                       answer.status, started, request_id, plugin)
         return [answer.body] if answer.status != 304 else []

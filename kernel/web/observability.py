@@ -1,4 +1,9 @@
-"""Request ids, structured JSON logs and Prometheus metrics."""
+"""Request ids, structured JSON logs and Prometheus metrics.
+
+Metrics are per process unless ``PROMETHEUS_MULTIPROC_DIR`` is set (deploy/gunicorn.conf.py
+sets it before the workers start): then every process writes its counters to files there
+and ``/metrics`` answers the sum over all of them, whichever worker serves the scrape.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 
 from kernel.identity.credentials import redact
@@ -69,33 +75,54 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
 
 
+KERNEL = "kernel"  # the plugin label of the kernel's own routes
+
+
 class Metrics:
+    """The app's Prometheus metrics: requests and latency per route and plugin, and the
+    plugin hook calls that raised."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "plugboard_http_requests_total", "HTTP requests",
-            ["method", "endpoint", "status"], registry=self.registry,
+            ["method", "endpoint", "status", "plugin"], registry=self.registry,
         )
         self.latency = Histogram(
             "plugboard_http_request_duration_seconds", "HTTP request latency",
-            ["method", "endpoint"], registry=self.registry,
+            ["method", "endpoint", "plugin"], registry=self.registry,
         )
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self.hook_errors = Counter(
+            "plugboard_plugin_hook_errors_total", "Plugin hook calls that raised",
+            ["plugin", "hook"], registry=self.registry,
+        )
+        self._children: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
+        # read when prometheus_client chose its value class (at import), not per scrape
+        self._multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
-    def observe(self, method: str, endpoint: str, status: int, elapsed: float) -> None:
+    def observe(self, method: str, endpoint: str, status: int, elapsed: float,
+                plugin: str = KERNEL) -> None:
         """Count one request. The labelled children are looked up once per label set:
         ``labels()`` costs a lock and a tuple per call, on every request."""
-        key = (method, endpoint, status)
+        key = (method, endpoint, status, plugin)
         children = self._children.get(key)
         if children is None:
-            children = (self.requests.labels(method, endpoint, str(status)),
-                        self.latency.labels(method, endpoint))
+            children = (self.requests.labels(method, endpoint, str(status), plugin),
+                        self.latency.labels(method, endpoint, plugin))
             self._children[key] = children
         children[0].inc()
         children[1].observe(elapsed)
 
+    def hook_error(self, plugin: str, hook: str) -> None:
+        self.hook_errors.labels(plugin, hook).inc()
+
     def render(self) -> Response:
-        return Response(generate_latest(self.registry), content_type=CONTENT_TYPE_LATEST)
+        registry = self.registry
+        if self._multiprocess:
+            # read every process's files, this one's included, afresh on each scrape
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 access_log = logging.getLogger("plugboard.access")
@@ -111,15 +138,16 @@ def new_request_id(given: str | None) -> str:
 
 
 def finish_request(metrics: Metrics, method: str, endpoint: str, path: str, status: int,
-                   started: float, request_id: str | None = None) -> None:
+                   started: float, request_id: str | None = None, plugin: str = KERNEL) -> None:
     """Metrics and the access log line of one request (Flask's path and the public edge).
 
     ``request_id``: when there is no request context to read it from (the public edge).
+    ``plugin``: the plugin whose route answered (``kernel`` for the kernel's own).
     The record is made directly rather than with ``access_log.info``: that would also walk
     the stack for the caller's file and line, which no access line shows.
     """
     elapsed = time.perf_counter() - started
-    metrics.observe(method, endpoint, status, elapsed)
+    metrics.observe(method, endpoint, status, elapsed, plugin)
     if access_log.isEnabledFor(logging.INFO):
         extra: dict[str, Any] = {"status": status, "duration_ms": round(elapsed * 1000, 2)}
         if request_id is not None:
@@ -132,6 +160,8 @@ def finish_request(metrics: Metrics, method: str, endpoint: str, path: str, stat
 def init_app(app: Flask) -> None:
     metrics = Metrics()
     kernel_services(app).metrics = metrics
+    # blueprint name -> plugin, filled when the plugins' blueprints are installed
+    owners = kernel_services(app).blueprint_plugins
 
     @app.before_request
     def _start() -> None:
@@ -145,7 +175,8 @@ def init_app(app: Flask) -> None:
         if started is not None:
             rule = request.url_rule
             finish_request(metrics, request.method, rule.rule if rule else "unmatched", request.path,
-                           response.status_code, started)
+                           response.status_code, started,
+                           plugin=owners.get(request.blueprint or "", KERNEL))
         return response
 
     app.add_url_rule("/metrics", "metrics", metrics.render)

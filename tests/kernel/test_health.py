@@ -83,22 +83,22 @@ def test_metrics_count_requests(client: FlaskClient) -> None:
     text = resp.get_data(as_text=True)
     assert "# TYPE plugboard_http_requests_total counter" in text
     before = _sample(text, "plugboard_http_requests_total",
-                     endpoint="/health", method="GET", status="200")
+                     endpoint="/health", method="GET", status="200", plugin="kernel")
     for _ in range(3):
         client.get("/health")
     client.get("/api/v1/tenant")  # 401
     client.get("/no/such/page")
     text = client.get("/metrics").get_data(as_text=True)
     assert _sample(text, "plugboard_http_requests_total",
-                   endpoint="/health", method="GET", status="200") == before + 3
+                   endpoint="/health", method="GET", status="200", plugin="kernel") == before + 3
     assert _sample(text, "plugboard_http_requests_total",
-                   endpoint="/api/v1/tenant", method="GET", status="401") == 1
+                   endpoint="/api/v1/tenant", method="GET", status="401", plugin="kernel") == 1
     # unknown paths share one label instead of growing the series without bound
     assert _sample(text, "plugboard_http_requests_total",
-                   endpoint="unmatched", method="GET", status="404") == 1
+                   endpoint="unmatched", method="GET", status="404", plugin="kernel") == 1
     assert "/no/such/page" not in text
     assert _sample(text, "plugboard_http_request_duration_seconds_count",
-                   endpoint="/health", method="GET") == before + 3
+                   endpoint="/health", method="GET", plugin="kernel") == before + 3
 
 
 def test_metrics_use_route_templates_not_ids(api: Api) -> None:
@@ -106,7 +106,7 @@ def test_metrics_use_route_templates_not_ids(api: Api) -> None:
     api.delete("/api/v1/tenant/domains/8f8f4c1e-0000-4000-8000-000000000000", acct)
     text = api.get("/metrics").get_data(as_text=True)
     assert _sample(text, "plugboard_http_requests_total", endpoint="/api/v1/tenant/domains/<uuid:domain_id>",
-                   method="DELETE", status="404") == 1
+                   method="DELETE", status="404", plugin="kernel") == 1
     assert "8f8f4c1e" not in text
 
 

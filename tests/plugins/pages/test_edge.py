@@ -106,7 +106,7 @@ def test_request_id_metrics_and_access_log(api: Api, flask_calls: Counting, acce
     assert '"status": 200' in access_lines[0] and '"duration_ms": ' in access_lines[0]
     metrics = api.get("/metrics").get_data(as_text=True)
     assert re.search(r'plugboard_http_requests_total\{endpoint="/api/v1/public/pages/",method="GET",'
-                     r'status="200"\} [2-9]', metrics), metrics
+                     r'plugin="pages",status="200"\} [2-9]', metrics), metrics
 
 
 def test_url_matches_are_remembered_per_path_and_bounded(
