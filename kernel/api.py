@@ -161,9 +161,9 @@ def storage() -> Storage:
 def broadcast(app: Flask | None = None) -> Broadcast:
     """The app's invalidation bus: ``publish(topic, key)`` reaches ``subscribe``rs in every process.
 
-    For in-process caches of a plugin's data: subscribe once (e.g. while registering, with
-    the ``app`` a registration hook receives) and drop ``key`` (``None``: everything)
-    when told. Publish after the change commits (see :func:`after_commit`).
+    For in-process caches of a plugin's data: subscribe once (in ``plugboard_app_ready``,
+    with the ``app`` it receives) and drop ``key`` (``None``: everything) when told.
+    Publish after the change commits (see :func:`after_commit`).
 
     .. versionadded:: 1.0
     """
