@@ -16,6 +16,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# The suite runs on every CPU (pytest-xdist), a test file per worker; XDIST= runs it in one process.
+XDIST ?= -n auto --dist loadfile
 
 # The embedded profile (SQLite, local storage, inline jobs) for run / migrate / demo.
 # Anything already set in the environment (e.g. PLUGBOARD_DATABASE_URL) wins.
@@ -52,7 +54,7 @@ demo: migrate  ## seed the demo tenant (idempotent) and print how to log in
 # (a Redis URL, production env, ...) must not change what the suite exercises.
 test: $(INSTALLED_DEV)  ## run the whole suite (needs the local PostgreSQL and Redis)
 	unset $$(compgen -e | grep '^PLUGBOARD_' | grep -v '^PLUGBOARD_TEST_' || true); \
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 # Both linters always run, so one pass shows every problem; either failing fails lint.
 lint: $(INSTALLED_DEV)  ## ruff check everything; mypy (strict) on kernel and hookspecs

@@ -73,7 +73,10 @@ class PgDatabases:
         with self._admin.connect() as conn:
             exists = conn.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE})
             if not exists:
-                conn.execute(sa.text(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"))
+                try:
+                    conn.execute(sa.text(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"))
+                except (sa.exc.ProgrammingError, sa.exc.IntegrityError):  # a parallel worker made it
+                    pass
             conn.execute(sa.text(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}'))
         self._names.append(name)
         return _pg_url_for(name, APP_ROLE)
