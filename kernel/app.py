@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException, NotFound, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from kernel import audit, cors, events, mail_jobs, observability
+from kernel import (
+    audit,
+    cors,
+    events,
+    idempotency,
+    json_limits,
+    mail_jobs,
+    observability,
+    ratelimits,
+    security_headers,
+)
 from kernel.activation import Activations
 from kernel.broadcast import Broadcast
 from kernel.config import Settings
 from kernel.db import db
-from kernel.errors import ProblemApi, problem, problem_response
+from kernel.errors import ProblemApi, problem_response
 from kernel.jobs import Jobs, kernel_job_specs
 from kernel.mail import Mailer
+from kernel.pipeline_docs import PipelineDocs
 from kernel.ratelimit import LoginThrottle
 from kernel.rbac import Permissions
 from kernel.registry import Candidate, PluginRegistry, builtin_candidates, entry_point_candidates
@@ -46,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = Settings.from_env(overrides=config)
     observability.configure_logging(settings.log_level)
     app = Flask("plugboard", static_folder=None)
+    app.request_class = json_limits.LimitedRequest  # get_json() refuses JSON nested too deeply
     app.config.update(
         # No SECRET_KEY in Flask's config on purpose: the API keeps no cookie session, and
         # without a key Flask skips opening one on every request. Tokens use HKDF sub-keys
@@ -93,14 +105,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         settings.data_path.mkdir(parents=True, exist_ok=True)
     observability.init_app(app)
     cors.init_app(app)  # preflights are answered before any other rule or gate
+    ratelimits.init_app(app, settings)  # then requests are counted, before any other work
+    security_headers.init_app(app)
     _init_request_rules(app)
     audit.init_app(app)
 
-    api = ProblemApi(app)
+    api = ProblemApi(app, spec_kwargs={"extra_plugins": [PipelineDocs(settings.rate_limits)]})
     app.extensions["plugboard.api"] = api
     _register_kernel_routes(app, api)
     _init_plugins(app, api, settings, extra_plugins, load_builtin, load_entry_points)
     _init_error_handlers(app)
+    idempotency.init_app(app)  # wraps every POST view: last, once all routes exist
 
     from kernel.cli import register_commands
 
@@ -140,7 +155,8 @@ def _init_plugins(app: Flask, api: ProblemApi, settings: Settings, extra: list[A
     plugin_web.install(app, api, registry)
     registry.freeze()
     jobs = Jobs(app, settings.redis_url, settings.redis_namespace)
-    for spec in (*kernel_job_specs(), *events.kernel_job_specs(), *mail_jobs.kernel_job_specs()):
+    for spec in (*kernel_job_specs(), *events.kernel_job_specs(), *mail_jobs.kernel_job_specs(),
+                 *idempotency.kernel_job_specs()):
         jobs.register_kernel(spec)
     app.extensions["plugboard.jobs_runner"] = jobs
     readiness_checks(app)["plugins"] = functools.partial(_plugins_health, registry)
@@ -183,19 +199,6 @@ def _expected_body_types(app: Flask, endpoint: str | None) -> tuple[str, ...] | 
     return tuple(types) or None
 
 
-def _nul_pointers(value: Any, pointer: str = "") -> Iterator[str]:
-    """JSON pointers of the strings and keys in a JSON document that hold U+0000."""
-    if isinstance(value, str) and NUL in value:
-        yield pointer
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            here = pointer + "/" + str(key).replace("~", "~0").replace("/", "~1")
-            yield from [here] if NUL in str(key) else _nul_pointers(item, here)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _nul_pointers(item, f"{pointer}/{index}")
-
-
 def _init_request_rules(app: Flask) -> None:
     @app.before_request
     def _check_content_type() -> None:
@@ -214,23 +217,11 @@ def _init_request_rules(app: Flask) -> None:
         )
 
     @app.before_request
-    def _refuse_nul_characters() -> None:
-        # PostgreSQL text cannot hold U+0000: refuse it as invalid input rather than fail
-        # with a 500 there (and store it on SQLite). Form bodies are left to their views,
-        # which may set their own size limit before reading them.
+    def _refuse_nul_in_path() -> None:
+        # PostgreSQL text cannot hold U+0000. Bodies and query strings are checked where
+        # they are parsed, after authentication and the route's size limit (kernel.json_limits).
         if any(NUL in str(value) for value in (request.view_args or {}).values()):
             raise NotFound()
-        locations = set(_argument_locations(app, request.endpoint))
-        found: list[tuple[str, str]] = []
-        if "query" in locations:
-            found += [("query", "/" + k) for k, v in request.args.items(multi=True) if NUL in k + v]
-        if "json" in locations and request.is_json:
-            found += [("json", pointer) for pointer in _nul_pointers(request.get_json(silent=True))]
-        if found:
-            problem(422, "validation-error", title="Validation failed",
-                    detail="Text must not contain NUL (U+0000) characters.",
-                    errors=[{"field": p[1:].replace("/", "."), "pointer": p, "location": where,
-                             "message": "must not contain NUL characters"} for where, p in found])
 
     @app.teardown_request
     def _close_scope(exc: BaseException | None) -> None:

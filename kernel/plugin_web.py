@@ -30,11 +30,12 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
 from hookspecs import EventHandler, JobSpec, PluginRefusal
-from kernel import cors
+from kernel import cors, security_headers
 from kernel.activation import Activations
 from kernel.auth import authenticate, open_scope_for
 from kernel.errors import problem
 from kernel.observability import finish_request, new_request_id
+from kernel.ratelimits import edge_headers
 from kernel.rbac import ROLES
 from kernel.registry import PluginRecord, PluginRegistry
 from kernel.routes.public import public_tenant
@@ -314,6 +315,9 @@ class PublicEdge:
             rule, args = self._match(req)
             if self.owners.get(rule.endpoint.rpartition(".")[0]) != plugin:
                 return None
+            limited = edge_headers(self.app, req)  # None: over the limit, Flask answers 429
+            if limited is None:
+                return None
             answer = responder(info.id, rule.endpoint, dict(args), req.headers)
         except HTTPException:  # not found, wrong method, redirect: Flask's to say
             return None
@@ -324,7 +328,7 @@ class PublicEdge:
             return None
         if answer is None:
             return None
-        return self._send(req, rule.rule, answer, started, start_response)
+        return self._send(req, rule.rule, answer, started, start_response, limited)
 
     def _match(self, req: Any) -> tuple[Any, Mapping[str, Any]]:
         """Flask's URL map match for a GET of ``req.path`` (raises what the map raises)."""
@@ -339,10 +343,14 @@ class PublicEdge:
         return rule, args
 
     def _send(self, req: Any, rule: str, answer: EdgeResponse, started: float,
-              start_response: Any) -> list[bytes]:
+              start_response: Any, extra: list[tuple[str, str]]) -> list[bytes]:
         request_id = new_request_id(req.headers.get("X-Request-ID"))
-        headers = [*answer.headers, ("X-Request-ID", request_id)]
         present = {name.lower() for name, _ in answer.headers}
+        mimetype = dict((n.lower(), v) for n, v in answer.headers).get("content-type", "")
+        extra = [*extra, *security_headers.headers_for(mimetype.split(";")[0].strip(),
+                                                       req.scheme == "https")]
+        headers = [*answer.headers, ("X-Request-ID", request_id)]
+        headers += [(name, value) for name, value in extra if name.lower() not in present]
         headers += [(name, value) for name, value in cors.RESPONSE_HEADERS if name.lower() not in present]
         if answer.status != 304:
             headers.append(("Content-Length", str(len(answer.body))))

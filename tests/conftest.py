@@ -27,6 +27,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kernel import create_app, migrate
+from kernel.config import RATE_LIMIT_CLASSES
 from kernel.db import Base
 from kernel.storage import LocalStorage, S3Storage, Storage
 from tests.helpers import Api, MailBox, SmtpSink, free_port
@@ -51,6 +52,9 @@ def base_config(tmp: Path, smtp_url: str) -> dict[str, Any]:
         "password_memory_cost": 1024,
         "password_parallelism": 1,
         "log_level": "WARNING",
+        # counted (every answer carries the RateLimit fields), but never reached by a test
+        # that is not about them (tests/kernel/test_request_pipeline.py lowers them)
+        **{f"rate_limit_{name}": "100000/minute" for name in RATE_LIMIT_CLASSES},
     }
 
 
