@@ -287,12 +287,16 @@ def init_app(app: Flask) -> None:
     @app.teardown_request
     def _forget_claim(exc: BaseException | None) -> None:
         held = g.pop("idempotency_claim", None)
-        if held is not None:  # no answer was made (an error escaped): the key is free again
+        if held is None:
+            return
+        try:  # no answer was made (an error escaped): the key is free again
             db.session.rollback()
             with _scope(held.tenant_id):
-                db.session.execute(sa.delete(IdempotencyRecord).where(IdempotencyRecord.id == held.id)
-                                   .execution_options(synchronize_session=False))
+                _rowcount(sa.delete(IdempotencyRecord).where(IdempotencyRecord.id == held.id))
                 db.session.commit()
+        except Exception:  # the claim is taken over after LOCK_TIMEOUT
+            log.exception("releasing an idempotency key failed", extra={"path": request.path})
+            db.session.rollback()
 
 
 # -- housekeeping -----------------------------------------------------------------------
