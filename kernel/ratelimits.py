@@ -22,7 +22,11 @@ Over the limit: 429 problem+json ``rate-limited`` with ``Retry-After``. Every co
 answer carries the IETF ``RateLimit-Policy`` and ``RateLimit`` fields
 (draft-ietf-httpapi-ratelimit-headers: ``"write";q=300;w=60`` and ``"write";r=299;t=42``).
 Counters live in Redis when ``PLUGBOARD_REDIS_URL`` is set (shared by every process),
-in memory otherwise; the sliding window counter strategy costs two small Redis calls.
+in memory otherwise. Windows are fixed and aligned to the clock (a minute's window starts
+at each full minute): one increment per request and limit (one Redis round trip), which
+also tells the remaining count and the seconds to the window's end, so the fields cost
+nothing more. The price is the fixed window's: a client may spend two windows' worth
+across a boundary. If the counters cannot be reached, requests are served uncounted.
 ``PLUGBOARD_RATE_LIMITS=off`` switches it all off (benchmarks, trusted networks).
 """
 
@@ -37,7 +41,6 @@ from typing import Any
 import limits
 from flask import Flask, Response, g, request
 from limits.storage import MemoryStorage, RedisStorage, Storage
-from limits.strategies import SlidingWindowCounterRateLimiter
 from werkzeug.exceptions import HTTPException
 
 from kernel.config import RATE_LIMIT_CLASSES, Settings
@@ -86,7 +89,7 @@ class RateLimits:
                                    key_prefix=f"{settings.redis_namespace}:ratelimit")
         else:
             storage = MemoryStorage()
-        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._storage = storage
         self._items = {name: limits.parse_many(getattr(settings, f"rate_limit_{name}"))
                        for name in RATE_LIMIT_CLASSES}
         self._names = {name: _policy_names(name, len(items)) for name, items in self._items.items()}
@@ -101,10 +104,12 @@ class RateLimits:
         counts = []
         try:
             for label, item in zip(self._names[klass], self._items[klass], strict=True):
-                passed = self._limiter.hit(item, klass, identity)
-                reset_at, remaining = self._limiter.get_window_stats(item, klass, identity)
-                counts.append((passed, remaining if passed else 0,
-                               max(0, math.ceil(reset_at - now)), label))
+                window = item.get_expiry()
+                index = int(now // window)
+                count = self._storage.incr(item.key_for(klass, identity, str(index)), window)
+                passed = count <= item.amount
+                counts.append((passed, max(0, item.amount - count),
+                               max(1, math.ceil((index + 1) * window - now)), label))
         except Exception:  # counters unreachable (Redis down): serve rather than refuse all
             log.warning("rate limit counters unavailable; request not counted", exc_info=True)
             return Verdict(True, [], 0)

@@ -50,22 +50,22 @@ def test_limits_are_settings() -> None:
 
 
 def test_429_after_the_limit_with_retry_after_and_ratelimit_fields(limited: Callable[..., Api]) -> None:
-    api = limited(auth="3/minute")
+    api = limited(auth="3/hour")
     answers = [api.post("/api/v1/auth/login", json={"email": "a@b.example", "password": "x"})
                for _ in range(4)]
     assert [r.status_code for r in answers] == [401, 401, 401, 429]
-    assert answers[0].headers["RateLimit-Policy"] == '"auth";q=3;w=60'
+    assert answers[0].headers["RateLimit-Policy"] == '"auth";q=3;w=3600'
     remaining = [int(RATELIMIT.match(r.headers["RateLimit"])["r"]) for r in answers]  # type: ignore[index]
     assert remaining == [2, 1, 0, 0]
     body = assert_problem(answers[3], 429, "rate-limited")
     retry = int(answers[3].headers["Retry-After"])
-    assert 1 <= retry <= 60 and str(retry) in body["detail"]
+    assert 1 <= retry <= 3600 and str(retry) in body["detail"]
     # other route classes count apart
     assert api.get("/api/v1/public/tenant", headers={"X-Tenant": "nope"}).status_code == 404
 
 
 def test_users_and_api_keys_are_counted_apart_and_not_by_address(limited: Callable[..., Api]) -> None:
-    api = limited(read="3/minute", write="100/minute")
+    api = limited(read="3/hour", write="100/hour")
     owner, other = api.register(), api.register()
     key = api.post("/api/v1/api-keys", owner, json={"name": "ci", "role": "admin"}).get_json()["key"]
     by_key = {"Authorization": f"Bearer {key}"}
@@ -78,7 +78,7 @@ def test_users_and_api_keys_are_counted_apart_and_not_by_address(limited: Callab
 
 
 def test_anonymous_callers_are_counted_by_address(limited: Callable[..., Api]) -> None:
-    api = limited(public="2/minute")
+    api = limited(public="2/hour")
 
     def hit(address: str) -> int:
         return api.client.get("/api/v1/public/tenant", headers={"X-Tenant": "x"},
