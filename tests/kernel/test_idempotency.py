@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 
 from kernel.db import db, utcnow
 from kernel.idempotency import IdempotencyRecord, purge_idempotency_keys
+from kernel.jobs import execute
 from kernel.tenancy import platform_scope
 from tests.helpers import Account, Api, assert_problem
 from tests.testplugins import pipeline
@@ -212,9 +213,10 @@ def test_expired_and_abandoned_keys_are_taken_over_and_purged(world: dict[str, A
     with app.app_context():
         assert purge_idempotency_keys() == 1
     assert [r.key for r in records(app)] == ["crashed"]
-    assert "kernel.purge_idempotency_keys" in app.extensions["plugboard.jobs"]
     _, spec = app.extensions["plugboard.jobs"]["kernel.purge_idempotency_keys"]
-    assert spec.cron  # daily
+    assert spec.cron and spec.cron.split()[2:] == ["*", "*", "*"]  # daily
+    with app.app_context():  # and it runs as a kernel job (platform-wide, recorded)
+        assert execute("kernel.purge_idempotency_keys", None, {}) == "succeeded"
 
 
 @pytest.mark.postgres_only

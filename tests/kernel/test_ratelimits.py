@@ -120,3 +120,14 @@ def test_every_limited_operation_documents_429(app: Flask) -> None:
                 continue
             limited = route_class(path, method.upper()) is not None
             assert ("429" in operation["responses"]) is limited, (method, path)
+
+
+def test_storefront_scripts_may_read_the_fields_and_send_a_key(api: Api) -> None:
+    preflight = api.call("OPTIONS", "/api/v1/public/tenant", headers={
+        "Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "idempotency-key"})
+    allowed = {h.strip().lower() for h in preflight.headers["Access-Control-Allow-Headers"].split(",")}
+    assert "idempotency-key" in allowed
+    resp = api.get("/api/v1/public/tenant", headers={"X-Tenant": "nope"})
+    exposed = {h.strip() for h in resp.headers["Access-Control-Expose-Headers"].split(",")}
+    assert {"RateLimit", "RateLimit-Policy", "Retry-After", "Idempotent-Replayed"} <= exposed
