@@ -3,7 +3,8 @@
     python -m bench [--duration 10] [--connections 32] [--rounds 3] [--only authed,bare]
 
 Needs the local PostgreSQL (127.0.0.1:5432, user postgres; ``PLUGBOARD_BENCH_PG``) and
-Redis (``PLUGBOARD_BENCH_REDIS``). Scenarios:
+Redis (``PLUGBOARD_BENCH_REDIS``). Rate limits are off in the servers (one address sends
+every request); ``PLUGBOARD_BENCH_RATE_LIMITS=on`` measures them too. Scenarios:
 
 * ``bare``: ``bench.bare_app`` returning the storefront's exact bytes (the ceiling);
 * ``storefront``: ``kernel:create_app()``, ``GET /api/v1/public/pages/`` with

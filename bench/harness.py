@@ -287,6 +287,8 @@ class BenchDatabase:
             "PLUGBOARD_DATABASE_URL": self.url, "PLUGBOARD_REDIS_URL": REDIS,
             "PLUGBOARD_REDIS_NAMESPACE": self.namespace, "PLUGBOARD_DATA_DIR": self.data_dir,
             "PLUGBOARD_LOG_LEVEL": "INFO", "PLUGBOARD_ACCESS_TOKEN_TTL": "7200",
+            # one client address sends everything: off unless the bench measures the limits
+            "PLUGBOARD_RATE_LIMITS": os.environ.get("PLUGBOARD_BENCH_RATE_LIMITS", "off"),
         })
         return env
 

@@ -151,6 +151,8 @@ def server_env(db_url: str, data_dir: str, namespace: str) -> dict[str, str]:
         "PLUGBOARD_REDIS_NAMESPACE": namespace,
         "PLUGBOARD_DATA_DIR": data_dir,
         "PLUGBOARD_LOG_LEVEL": "INFO",
+        # one client address sends everything: off unless the bench measures the limits
+        "PLUGBOARD_RATE_LIMITS": os.environ.get("PLUGBOARD_BENCH_RATE_LIMITS", "off"),
     })
     return env
 

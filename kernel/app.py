@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, request
@@ -16,7 +16,6 @@ from kernel.identity.credentials import Passwords, SecretBox, Tokens
 from kernel.identity.customer_auth import CustomerTokens
 from kernel.identity.ratelimit import LoginThrottle
 from kernel.identity.rbac import Permissions
-from kernel.problems import field_error, validation_problem
 from kernel.registry.activation import Activations
 from kernel.registry.install import app_ready, install
 from kernel.registry.manager import Candidate, PluginRegistry, builtin_candidates, entry_point_candidates
@@ -30,9 +29,10 @@ from kernel.services import EXTENSION, KernelServices
 from kernel.tenancy.directory import TenantDirectory
 from kernel.tenancy.members import Memberships
 from kernel.tenancy.scope import leave_scope
-from kernel.web import cors, observability
+from kernel.web import cors, idempotency, json_limits, observability, ratelimits, security_headers
 from kernel.web.edge import install_edge
 from kernel.web.errors import ProblemApi, problem_response
+from kernel.web.pipeline_docs import PipelineDocs
 from kernel.web.routes import (
     account,
     admin,
@@ -69,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = Settings.from_env(overrides=config)
     observability.configure_logging(settings.log_level)
     app = Flask("plugboard", static_folder=None)
+    app.request_class = json_limits.LimitedRequest  # get_json() refuses JSON nested too deeply
     app.config.update(
         # No SECRET_KEY in Flask's config on purpose: the API keeps no cookie session, and
         # without a key Flask skips opening one on every request. Tokens use HKDF sub-keys
@@ -110,13 +111,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         settings.data_path.mkdir(parents=True, exist_ok=True)
     observability.init_app(app)
     cors.init_app(app)  # preflights are answered before any other rule or gate
+    ratelimits.init_app(app, settings)  # then requests are counted, before any other work
+    security_headers.init_app(app)
+    ratelimits.init_app(app, settings)  # then requests are counted, before any other work
+    security_headers.init_app(app)
     _init_request_rules(app)
     audit.init_app(app)
 
-    services.api = ProblemApi(app)
+    services.api = ProblemApi(app, spec_kwargs={"extra_plugins": [PipelineDocs(settings.rate_limits)]})
     _register_kernel_routes(app, services.api)
     installed = _init_plugins(app, services, extra_plugins, load_builtin, load_entry_points)
     _init_error_handlers(app)
+    idempotency.init_app(app)  # wraps every POST view: last, once all routes exist
     install_edge(app, installed)
     if settings.trusted_proxies:  # client IP (rate limits, audit) and scheme from the proxy
         n = settings.trusted_proxies  # outermost: the edge and Flask see the forwarded request
@@ -167,7 +173,7 @@ def _init_plugins(app: Flask, services: KernelServices, extra: list[Any],
     registry.freeze()
     services.jobs = Jobs(app, settings.redis_url, settings.redis_namespace)
     for spec in (*kernel_job_specs(), *events.kernel_job_specs(), *account_mail.kernel_job_specs(),
-                 *maintenance.kernel_job_specs()):
+                 *maintenance.kernel_job_specs(), *idempotency.kernel_job_specs()):
         services.jobs.register_kernel(spec)
     readiness_checks(app)["plugins"] = functools.partial(_plugins_health, registry)
     return {name: found for name, found in installed.items() if name in registry.names()}
@@ -210,19 +216,6 @@ def _expected_body_types(app: Flask, endpoint: str | None) -> tuple[str, ...] | 
     return tuple(types) or None
 
 
-def _nul_pointers(value: Any, pointer: str = "") -> Iterator[str]:
-    """JSON pointers of the strings and keys in a JSON document that hold U+0000."""
-    if isinstance(value, str) and NUL in value:
-        yield pointer
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            here = pointer + "/" + str(key).replace("~", "~0").replace("/", "~1")
-            yield from [here] if NUL in str(key) else _nul_pointers(item, here)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _nul_pointers(item, f"{pointer}/{index}")
-
-
 def _init_request_rules(app: Flask) -> None:
     @app.before_request
     def _check_content_type() -> None:
@@ -241,23 +234,12 @@ def _init_request_rules(app: Flask) -> None:
         )
 
     @app.before_request
-    def _refuse_nul_characters() -> None:
-        # PostgreSQL text cannot hold U+0000: refuse it as invalid input rather than fail
-        # with a 500 there (and store it on SQLite). Form bodies are left to their views,
-        # which may set their own size limit before reading them.
+    def _refuse_nul_in_path() -> None:
+        # PostgreSQL text cannot hold U+0000. Bodies and query strings are checked where
+        # they are parsed, after authentication and the route's size limit
+        # (kernel.web.json_limits).
         if any(NUL in str(value) for value in (request.view_args or {}).values()):
             raise NotFound()
-        locations = set(_argument_locations(app, request.endpoint))
-        found: list[tuple[str, str]] = []
-        if "query" in locations:
-            found += [("query", "/" + k) for k, v in request.args.items(multi=True) if NUL in k + v]
-        if "json" in locations and request.is_json:
-            found += [("json", pointer) for pointer in _nul_pointers(request.get_json(silent=True))]
-        if found:
-            validation_problem(
-                [field_error(p, "must not contain NUL characters", location=where,
-                             field=p[1:].replace("/", ".")) for where, p in found],
-                detail="Text must not contain NUL (U+0000) characters.")
 
     @app.teardown_request
     def _close_scope(exc: BaseException | None) -> None:

@@ -12,10 +12,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import limits
+
 DEV_SECRET_KEY = "plugboard-dev-secret-key-change-me-0000000000"  # noqa: S105 - the known default production refuses
 DEV_PUBLIC_URL = "http://127.0.0.1:8000"
 
 ENVIRONMENTS = ("development", "test", "production")
+RATE_LIMIT_CLASSES = ("auth", "public", "read", "write", "webhook")
+MAX_JSON_DEPTH = 500
 BUNDLE_DELIVERIES = ("direct", "redirect")
 
 
@@ -94,6 +98,17 @@ class Settings:
     # how many reverse proxies in front of the app set X-Forwarded-* (0: trust none)
     trusted_proxies: int = 0
     log_level: str = "INFO"
+    # request pipeline: JSON bodies nested deeper are refused (400), far below Python's
+    # recursion limit
+    json_max_depth: int = 64
+    # rate limits (``limits`` notation, several separated by ";"), per API key, user or
+    # client IP and route class; PLUGBOARD_RATE_LIMITS=off switches them all off
+    rate_limits: bool = True
+    rate_limit_auth: str = "60/minute"  # /api/v1/auth/…, storefront account logins
+    rate_limit_public: str = "600/minute"  # storefront reads, bundle files
+    rate_limit_read: str = "1200/minute"  # authenticated reads
+    rate_limit_write: str = "300/minute"  # every other POST, PUT, PATCH, DELETE
+    rate_limit_webhook: str = "1200/minute"  # /api/v1/webhooks/…
 
     @classmethod
     def from_env(
@@ -132,6 +147,20 @@ class Settings:
                 f"PLUGBOARD_BUNDLE_DELIVERY={self.bundle_delivery!r} is not one of "
                 f"{', '.join(BUNDLE_DELIVERIES)}."
             )
+        if not 1 <= self.json_max_depth <= MAX_JSON_DEPTH:
+            raise ConfigError(
+                f"PLUGBOARD_JSON_MAX_DEPTH={self.json_max_depth} must be between 1 and "
+                f"{MAX_JSON_DEPTH} (Python's parser fails near 1,000)."
+            )
+        for name in RATE_LIMIT_CLASSES:
+            value = getattr(self, f"rate_limit_{name}")
+            try:
+                limits.parse_many(value)
+            except ValueError:
+                raise ConfigError(
+                    f"PLUGBOARD_RATE_LIMIT_{name.upper()}={value!r} is not a rate limit; write "
+                    "e.g. '600/minute' or '10/second;600/minute'."
+                ) from None
         if self.env == "production":
             if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
                 raise ConfigError(

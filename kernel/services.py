@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from kernel.web.edge import Responder
     from kernel.web.errors import ProblemApi
     from kernel.web.observability import Metrics
+    from kernel.web.ratelimits import RateLimits
 
 EXTENSION = "plugboard"
 
@@ -72,6 +73,7 @@ class KernelServices:
     registry: PluginRegistry
     activations: Activations
     jobs: Jobs
+    rate_limits: RateLimits
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

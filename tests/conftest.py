@@ -8,6 +8,7 @@ missing the tests fail, they never skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kernel import create_app
+from kernel.config import RATE_LIMIT_CLASSES
 from kernel.data import migrate
 from kernel.data.base import Base
 from kernel.runtime.storage import LocalStorage, S3Storage, Storage
@@ -53,6 +55,9 @@ def base_config(tmp: Path, smtp_url: str) -> dict[str, Any]:
         "password_memory_cost": 1024,
         "password_parallelism": 1,
         "log_level": "WARNING",
+        # counted (every answer carries the RateLimit fields), but never reached by a test
+        # that is not about them (tests/kernel/test_request_pipeline.py lowers them)
+        **{f"rate_limit_{name}": "100000/minute" for name in RATE_LIMIT_CLASSES},
     }
 
 
@@ -72,11 +77,9 @@ class PgDatabases:
         name = f"plugboard_test_{uuid.uuid4().hex[:10]}"
         with self._admin.connect() as conn:
             exists = conn.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE})
-            if not exists:
-                try:
+            if not exists:  # a parallel test worker may create it at the same moment
+                with contextlib.suppress(sa.exc.ProgrammingError, sa.exc.IntegrityError):
                     conn.execute(sa.text(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"))
-                except (sa.exc.ProgrammingError, sa.exc.IntegrityError):  # a parallel worker made it
-                    pass
             conn.execute(sa.text(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}'))
         self._names.append(name)
         return _pg_url_for(name, APP_ROLE)

@@ -19,9 +19,10 @@ from werkzeug.exceptions import HTTPException
 
 PUBLIC_PREFIX = "/api/v1/public/"
 # request headers a storefront may send (beyond the CORS-safelisted ones)
-ALLOWED_HEADERS = "Content-Type, If-Modified-Since, If-None-Match, X-Request-ID, X-Tenant"
+ALLOWED_HEADERS = ("Content-Type, Idempotency-Key, If-Modified-Since, If-None-Match, X-Request-ID, "
+                   "X-Tenant")
 # response headers a storefront's script may read (beyond the CORS-safelisted ones)
-EXPOSED_HEADERS = "ETag, X-Request-ID"
+EXPOSED_HEADERS = "ETag, Idempotent-Replayed, RateLimit, RateLimit-Policy, Retry-After, X-Request-ID"
 PREFLIGHT_MAX_AGE = 86400
 
 #: added to every response under ``/api/v1/public/`` (the public edge adds them too)

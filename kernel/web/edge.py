@@ -31,8 +31,9 @@ from kernel.registry.gates import admit_public
 from kernel.registry.registrations import Registration
 from kernel.services import KernelServices, kernel_services
 from kernel.tenancy.directory import TenantInfo
-from kernel.web import cors
+from kernel.web import cors, security_headers
 from kernel.web.observability import finish_request, new_request_id
+from kernel.web.ratelimits import edge_headers
 
 log = logging.getLogger("plugboard.plugins")
 PUBLIC_PREFIX = cors.PUBLIC_PREFIX
@@ -116,10 +117,13 @@ class PublicEdge:
             return None
         if self.owners.get(str(rule.endpoint).rpartition(".")[0]) != plugin:
             return None
+        limited = edge_headers(self.app, req)  # None: over the limit, Flask answers the 429
+        if limited is None:
+            return None
         answer = self._respond(responder, plugin, admitted.id, str(rule.endpoint), args, req)
         if answer is None:
             return None
-        return self._send(req, rule.rule, answer, started, start_response, plugin)
+        return self._send(req, rule.rule, answer, started, start_response, plugin, limited)
 
     @staticmethod
     def _respond(responder: Responder, plugin: str, tenant_id: uuid.UUID, endpoint: str,
@@ -145,10 +149,14 @@ class PublicEdge:
         return rule, args
 
     def _send(self, req: Any, rule: str, answer: EdgeResponse, started: float,
-              start_response: Any, plugin: str) -> list[bytes]:
+              start_response: Any, plugin: str, extra: list[tuple[str, str]]) -> list[bytes]:
         request_id = new_request_id(req.headers.get("X-Request-ID"))
-        headers = [*answer.headers, ("X-Request-ID", request_id)]
         present = {name.lower() for name, _ in answer.headers}
+        mimetype = dict((n.lower(), v) for n, v in answer.headers).get("content-type", "")
+        extra = [*extra, *security_headers.headers_for(mimetype.split(";")[0].strip(),
+                                                       req.scheme == "https")]
+        headers = [*answer.headers, ("X-Request-ID", request_id)]
+        headers += [(name, value) for name, value in extra if name.lower() not in present]
         headers += [(name, value) for name, value in cors.RESPONSE_HEADERS if name.lower() not in present]
         if answer.status != 304:
             headers.append(("Content-Length", str(len(answer.body))))

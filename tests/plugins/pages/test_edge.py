@@ -61,7 +61,8 @@ def access_lines() -> Iterator[list[str]]:
 
 
 def _without_request_id(headers: Any) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k != "X-Request-ID"}
+    """The headers that must match: not the request id, nor the rate limit's count."""
+    return {k: v for k, v in headers.items() if k not in ("X-Request-ID", "RateLimit")}
 
 
 def test_warm_hits_skip_flask_with_the_same_answer(app: Flask, api: Api, flask_calls: Counting) -> None:
@@ -153,3 +154,20 @@ def test_behind_a_trusted_proxy_the_edge_sees_the_forwarded_host(
         resp = client.get(PUBLIC + "/", base_url="http://internal:8000/", headers=headers)
         assert resp.status_code == 200 and resp.get_json() == HOME
     kernel_services(proxied).engine.dispose()
+
+
+def test_the_edge_counts_storefront_reads_and_lets_flask_answer_429(
+    app_config: dict[str, Any], api: Api, owner: Account
+) -> None:
+    publish(api, owner, create(api, owner, "/", HOME, "Home")["id"])
+    limited = create_app({**app_config, "rate_limit_public": "3/hour"})
+    client = limited.test_client()
+    answers = [client.get(PUBLIC + "/", headers={"X-Tenant": "acme"}) for _ in range(4)]
+    assert [r.status_code for r in answers] == [200, 200, 200, 429]  # view, edge, edge, Flask
+    assert [r.headers["RateLimit"].split(";")[:2] for r in answers[:3]] == [
+        ['"public"', f"r={n}"] for n in (2, 1, 0)]
+    assert int(answers[3].headers["Retry-After"]) >= 1
+    for resp in answers:  # the edge's answers carry the security headers too
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    kernel_services(limited).engine.dispose()

@@ -1,0 +1,54 @@
+"""The OpenAPI side of the request pipeline, for every operation (kernel's and plugins').
+
+* every POST takes an optional ``Idempotency-Key`` header and may answer 400 (a
+  malformed key), 409 (the key's first request still runs) and 422 (the key was used for
+  another request) — see :mod:`kernel.idempotency`;
+* every rate-limited operation may answer 429 (see :mod:`kernel.ratelimits`);
+* every operation with a JSON body may answer 400 (nested too deeply; already documented
+  for any body by ``kernel.errors.ErrorDocs``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import BasePlugin
+
+from kernel.web.idempotency import HEADER, KEY_PATTERN
+from kernel.web.ratelimits import route_class
+
+IDEMPOTENCY_PARAMETER = {
+    "in": "header",
+    "name": HEADER,
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN},
+    "description": "Makes a retry safe: the first answer given to this key (24 h, per "
+                   "caller) is replayed with `Idempotent-Replayed: true` instead of running "
+                   "the request again. 422 when the key was used for another request, 409 "
+                   "while its first request still runs.",
+}
+POST_RESPONSES = {"400": "BAD_REQUEST", "409": "CONFLICT", "422": "UNPROCESSABLE_ENTITY"}
+
+
+class PipelineDocs(BasePlugin):
+    """Adds the idempotency header and the pipeline's error answers to each operation."""
+
+    def __init__(self, rate_limited: bool) -> None:
+        self.rate_limited = rate_limited
+
+    def operation_helper(self, path: str | None = None,
+                         operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        for method, operation in (operations or {}).items():
+            responses = operation.setdefault("responses", {})
+            documented = {str(code) for code in responses}
+            added: dict[str, str] = {}
+            if method.lower() == "post":
+                parameters = operation.setdefault("parameters", [])
+                if not any(isinstance(p, dict) and p.get("name") == HEADER for p in parameters):
+                    parameters.append(dict(IDEMPOTENCY_PARAMETER))
+                added.update(POST_RESPONSES)
+            if self.rate_limited and route_class(path or "", method.upper()) is not None:
+                added["429"] = "TOO_MANY_REQUESTS"
+            for code, name in added.items():
+                if code not in documented:
+                    responses[code] = name
