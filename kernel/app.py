@@ -113,8 +113,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cors.init_app(app)  # preflights are answered before any other rule or gate
     ratelimits.init_app(app, settings)  # then requests are counted, before any other work
     security_headers.init_app(app)
-    ratelimits.init_app(app, settings)  # then requests are counted, before any other work
-    security_headers.init_app(app)
     _init_request_rules(app)
     audit.init_app(app)
 
