@@ -14,6 +14,7 @@ from typing import Any
 import pluggy
 
 from hookspecs._manifest import EventHandler, JobSpec
+from hookspecs._payments import Payable, PayableRefusal, PaymentProvider
 
 PROJECT_NAME = "plugboard"
 CONTRACT_VERSION = "1.0"
@@ -38,6 +39,11 @@ def plugboard_public_blueprints(app: Any) -> Sequence[Any]:  # type: ignore[empt
 @hookspec
 def plugboard_webhook_blueprints(app: Any) -> Sequence[Any]:  # type: ignore[empty-body]
     """Provider webhooks under ``/api/v1/webhooks/<plugin>``. Since 1.0."""
+
+
+@hookspec
+def plugboard_admin_blueprints(app: Any) -> Sequence[Any]:  # type: ignore[empty-body]
+    """Platform admin routes under ``/api/v1/admin/<plugin>`` (platform admins only). Since 1.1."""
 
 
 @hookspec
@@ -109,8 +115,14 @@ def plugboard_request_guard(tenant_id: uuid.UUID, endpoint: str, method: str) ->
 @hookspec(firstresult=True)
 def plugboard_resolve_payable(
     tenant_id: uuid.UUID, kind: str, ref: str
-) -> Mapping[str, Any] | None:
-    """What is payable ``kind``/``ref``? ``{"amount", "currency", "description"}``. Since 1.0."""
+) -> Payable | PayableRefusal | Mapping[str, Any] | None:
+    """What is payable ``kind``/``ref``: a Payable, a PayableRefusal, or None. Since 1.0;
+    Payable and PayableRefusal since 1.1."""
+
+
+@hookspec
+def plugboard_payment_providers() -> Sequence[PaymentProvider]:  # type: ignore[empty-body]
+    """Payment providers (objects implementing PaymentProvider) this plugin offers. Since 1.1."""
 
 
 @hookspec(firstresult=True)

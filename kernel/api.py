@@ -8,13 +8,15 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
 * tenancy: :func:`tenant_scope`, :func:`current_tenant_id`, :func:`platform_scope`,
   :class:`TenantScopeError`, :func:`enter_tenant` (webhooks that find the tenant in
   the payload)
-* auth: :func:`auth_required`, :func:`current_principal`, :class:`Principal`
+* auth: :func:`auth_required`, :func:`current_principal`, :class:`Principal`,
+  :func:`platform_admin_required` (views of ``plugboard_admin_blueprints``)
 * errors and HTTP helpers: :func:`problem`, :class:`Problem`, :func:`paginate`,
   :func:`audit_describe`, :func:`public_tenant`
 * migrations: :func:`enable_tenant_rls`, :func:`disable_tenant_rls`
 * services: :func:`plugin_config`, :func:`mailer`, :func:`tenant_hook`, :func:`storage`,
   :func:`broadcast` (cross-process cache invalidation), :func:`after_commit`,
-  :func:`page_components`, :func:`add_demo_seeder`
+  :func:`page_components`, :func:`add_demo_seeder`, :func:`emit` (domain events of the
+  tenant in scope), :func:`enqueue` (jobs after commit), :func:`public_url`
 * public files: :func:`public_asset_key`, :func:`public_asset_url`
 * storefront fast path: :func:`add_public_responder`, :class:`EdgeResponse`
 
@@ -30,8 +32,9 @@ from typing import Any, cast
 from flask import Flask, current_app
 
 from kernel import db as _db
+from kernel import events as _events
 from kernel.audit import describe as audit_describe
-from kernel.auth import Principal, auth_required, current_principal
+from kernel.auth import Principal, auth_required, current_principal, platform_admin_required
 from kernel.broadcast import Broadcast
 from kernel.db import Base, TenantOwned, db, utcnow
 from kernel.errors import Problem, problem
@@ -60,17 +63,21 @@ __all__ = [
     "current_tenant_id",
     "db",
     "disable_tenant_rls",
+    "emit",
     "enable_tenant_rls",
+    "enqueue",
     "enter_tenant",
     "mailer",
     "page_components",
     "paginate",
+    "platform_admin_required",
     "platform_scope",
     "plugin_config",
     "problem",
     "public_asset_key",
     "public_asset_url",
     "public_tenant",
+    "public_url",
     "storage",
     "tenant_hook",
     "tenant_scope",
@@ -168,3 +175,38 @@ def add_demo_seeder(app: Flask, seeder: Callable[[uuid.UUID], None]) -> None:
     .. versionadded:: 1.0
     """
     app.extensions.setdefault("plugboard.demo_seeders", []).append(seeder)
+
+
+def emit(name: str, payload: dict[str, Any]) -> uuid.UUID:
+    """Record domain event ``name`` for the tenant in scope, in the current transaction.
+
+    Nothing is sent if the transaction rolls back; after commit the event is delivered
+    once to each handler (``plugboard_event_handlers``) of the plugins the tenant enabled.
+    Payloads carry ids, amounts and currencies, never secrets. Raises
+    :class:`TenantScopeError` outside a tenant scope.
+
+    .. versionadded:: 1.1
+    """
+    return _events.emit(current_tenant_id(), name, payload)
+
+
+def enqueue(job: str, *, key: str | None = None, **kwargs: Any) -> None:
+    """Run job ``job`` (a ``plugboard_jobs`` name) for the tenant in scope after commit.
+
+    ``kwargs`` must be JSON values (pass ids, not objects); ``key`` makes the run happen
+    at most once. Raises :class:`LookupError` for an unknown job and
+    :class:`TenantScopeError` outside a tenant scope.
+
+    .. versionadded:: 1.1
+    """
+    current_app.extensions["plugboard.jobs_runner"].enqueue(job, current_tenant_id(), key=key, **kwargs)
+
+
+def public_url(path: str = "") -> str:
+    """The address the outside world reaches this installation at (``PLUGBOARD_PUBLIC_URL``)
+    followed by ``path``: for links in mails and the webhook URLs providers call.
+
+    .. versionadded:: 1.1
+    """
+    base = str(current_app.extensions["plugboard.settings"].public_url).rstrip("/")
+    return base + ("/" + path.lstrip("/") if path else "")

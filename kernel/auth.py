@@ -191,18 +191,24 @@ def auth_required(permission: str | None = None, *, tenant: bool = True) -> Call
     return decorator
 
 
+def require_platform_admin() -> Principal:
+    """The caller, a platform admin, with the platform scope open; else 401/403 problem."""
+    principal = authenticate()
+    if principal.kind != "user" or principal.user_id is None:
+        problem(403, "forbidden", title="Forbidden", detail="Platform admin only.")
+    user = db.session.get(User, principal.user_id)
+    if user is None or not user.is_platform_admin or not user.is_active:
+        problem(403, "forbidden", title="Forbidden", detail="Platform admin only.")
+    open_platform_scope()
+    return principal
+
+
 def platform_admin_required(fn: F) -> F:
     """Only platform admins (``users.is_platform_admin``, checked in the database)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        principal = authenticate()
-        if principal.kind != "user" or principal.user_id is None:
-            problem(403, "forbidden", title="Forbidden", detail="Platform admin only.")
-        user = db.session.get(User, principal.user_id)
-        if user is None or not user.is_platform_admin or not user.is_active:
-            problem(403, "forbidden", title="Forbidden", detail="Platform admin only.")
-        open_platform_scope()
+        require_platform_admin()
         return fn(*args, **kwargs)
 
     _document(wrapper, None, admin=True)

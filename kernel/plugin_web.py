@@ -8,7 +8,9 @@ plugin code never checks activation itself:
 * public routes (``/api/v1/public/<plugin>``): resolve the tenant from Host or
   ``X-Tenant``, open its scope, same 404;
 * webhooks (``/api/v1/webhooks/<plugin>``): when the rule has a ``<tenant>`` segment, the
-  tenant is resolved by slug and gated the same way.
+  tenant is resolved by slug and gated the same way;
+* platform admin routes (``/api/v1/admin/<plugin>``): platform admins only (tenants' staff
+  get 403), in the platform scope.
 
 Public GETs a plugin can answer from memory (a storefront's published pages) may skip
 Flask's request cycle altogether: see :class:`PublicEdge` and :func:`add_public_responder`.
@@ -32,7 +34,7 @@ from werkzeug.exceptions import HTTPException
 from hookspecs import EventHandler, JobSpec, PluginRefusal
 from kernel import cors
 from kernel.activation import Activations
-from kernel.auth import authenticate, open_scope_for
+from kernel.auth import authenticate, open_scope_for, require_platform_admin
 from kernel.errors import problem
 from kernel.observability import finish_request, new_request_id
 from kernel.rbac import ROLES
@@ -44,7 +46,10 @@ KINDS = {
     "plugboard_blueprints": "/api/v1/{name}",
     "plugboard_public_blueprints": "/api/v1/public/{name}",
     "plugboard_webhook_blueprints": "/api/v1/webhooks/{name}",
+    "plugboard_admin_blueprints": "/api/v1/admin/{name}",
 }
+#: segments of the kernel's own /api/v1/admin routes: no plugin's admin routes there
+KERNEL_ADMIN_SEGMENTS = frozenset({"tenants", "plugins", "audit-log", "jobs"})
 
 
 def _not_enabled(name: str) -> None:
@@ -114,10 +119,18 @@ def _webhook_gate(name: str) -> Callable[[], None]:
     return gate
 
 
+def _admin_gate(name: str) -> Callable[[], None]:
+    def gate() -> None:
+        require_platform_admin()  # tenants' staff get 403; runs in the platform scope
+
+    return gate
+
+
 GATES = {
     "plugboard_blueprints": _tenant_gate,
     "plugboard_public_blueprints": _public_gate,
     "plugboard_webhook_blueprints": _webhook_gate,
+    "plugboard_admin_blueprints": _admin_gate,
 }
 
 
@@ -132,6 +145,8 @@ def _collect(app: Flask, registry: PluginRegistry, record: PluginRecord) -> dict
     out: dict[str, Any] = {"blueprints": []}
     for hook, prefix_tpl in KINDS.items():
         prefix = prefix_tpl.format(name=name)
+        if hook == "plugboard_admin_blueprints" and name in KERNEL_ADMIN_SEGMENTS:
+            raise ValueError(f"{hook}: {prefix!r} is the kernel's; rename plugin {name!r}")
         for group in registry.call_plugin(name, hook, app=app):
             for bp in group or ():
                 url_prefix = getattr(bp, "url_prefix", None) or ""
