@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from kernel.api import paginate, platform_admin_required
 from plugins.payments import services
 from plugins.payments.models import Payment
-from plugins.payments.schemas import AdminPaymentQuerySchema, PaymentSchema
+from plugins.payments.schemas import AdminPaymentQuerySchema, AdminPaymentSchema
 
 blp = Blueprint("payments_admin", __name__, url_prefix="/api/v1/admin/payments",
                 description="Platform administration of payments")
@@ -22,7 +22,7 @@ blp = Blueprint("payments_admin", __name__, url_prefix="/api/v1/admin/payments",
 @blp.get("/payments")
 @platform_admin_required
 @blp.arguments(AdminPaymentQuerySchema, location="query")
-@blp.response(200, PaymentSchema(many=True, exclude=("client_secret",)))
+@blp.response(200, AdminPaymentSchema(many=True))
 @blp.paginate()
 def list_payments(query: dict[str, Any], pagination_parameters: Any) -> list[Payment]:
     """Every tenant's payments, newest first; filter by tenant_id, account, kind, ref, status."""

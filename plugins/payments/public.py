@@ -16,14 +16,10 @@ from plugins.payments import links, services, webhooks
 from plugins.payments.api import options, provider_infos
 from plugins.payments.errors import domain_errors
 from plugins.payments.models import Payment
-from plugins.payments.schemas import DueSchema, PaymentSchema, PublicPaySchema
+from plugins.payments.schemas import DueSchema, PublicPaymentSchema, PublicPaySchema
 
 blp = Blueprint("payments_public", __name__, url_prefix="/api/v1/public/payments",
                 description="Payment links: what is due, and paying it without an account")
-
-PUBLIC_FIELDS = ("id", "status", "provider", "amount", "currency", "client_secret", "redirect_url",
-                 "description")
-
 
 @blp.get("/links/<string:token>")
 @blp.response(200, DueSchema)
@@ -40,7 +36,7 @@ def due(token: str) -> dict[str, Any]:
 
 @blp.post("/links/<string:token>")
 @blp.arguments(PublicPaySchema)
-@blp.response(201, PaymentSchema(only=PUBLIC_FIELDS))
+@blp.response(201, PublicPaymentSchema)
 @domain_errors
 def pay(data: dict[str, Any], token: str) -> Payment:
     """Start paying the link's payable: ``client_secret`` (Stripe) or ``redirect_url`` (Paynow)."""

@@ -129,6 +129,24 @@ class PaymentSchema(ma.Schema):
     settled_at = fields.DateTime(allow_none=True)
 
 
+class PublicPaymentSchema(ma.Schema):
+    """What a payer without an account sees of a payment."""
+
+    id = fields.UUID()
+    status = fields.String()
+    provider = fields.String()
+    amount = fields.Integer()
+    currency = fields.String()
+    description = fields.String()
+    client_secret = fields.String(allow_none=True)
+    redirect_url = fields.String(allow_none=True)
+
+
+class AdminPaymentSchema(PaymentSchema):
+    class Meta:
+        exclude = ("client_secret",)
+
+
 class PaymentDetailSchema(PaymentSchema):
     refunds = fields.List(fields.Nested(RefundSchema))
     disputes = fields.List(fields.Nested(DisputeSchema))
@@ -164,8 +182,7 @@ class DueSchema(ma.Schema):
     description = fields.String()
     expires_at = fields.DateTime(allow_none=True)
     providers = fields.List(fields.Nested(ProviderInfoSchema))
-    payment = fields.Nested(PaymentSchema(only=("id", "status", "provider", "amount", "currency",
-                                                 "client_secret", "redirect_url")), allow_none=True)
+    payment = fields.Nested(PublicPaymentSchema, allow_none=True)
 
 
 class WebhookAnswerSchema(ma.Schema):

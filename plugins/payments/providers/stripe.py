@@ -108,12 +108,12 @@ class StripeProvider:
 
     def status(self, settings: Mapping[str, Any], reference: str,
                data: Mapping[str, str]) -> ProviderStatus:
-        intent = _call(client(settings["secret_key"]).v1.payment_intents.retrieve, reference)
-        state = STATES.get(intent.status, "pending")
+        intent = _call(client(settings["secret_key"]).v1.payment_intents.retrieve, reference).to_dict()
+        state = STATES.get(intent["status"], "pending")
         if state == "pending" and intent.get("last_payment_error"):
             state = "failed"
         received = intent.get("amount_received")
-        return ProviderStatus(state, from_stripe(received, intent.currency) if received else None)  # type: ignore[arg-type]
+        return ProviderStatus(state, from_stripe(received, intent["currency"]) if received else None)  # type: ignore[arg-type]
 
     def refund(self, settings: Mapping[str, Any], reference: str, amount: int, currency: str,
                idempotency_key: str, reason: str | None) -> ProviderRefund:
@@ -135,11 +135,11 @@ class StripeProvider:
         except (stripe.SignatureVerificationError, ValueError, KeyError, IndexError) as exc:
             raise WebhookRejected("the Stripe-Signature does not match this endpoint's secret, "
                                   "or its timestamp is outside the 300 s tolerance") from exc
-        found = _normalise(event)
+        found = _normalise(event.to_dict())
         return [found] if found is not None else []
 
 
-def _normalise(event: Any) -> WebhookEvent | None:
+def _normalise(event: dict[str, Any]) -> WebhookEvent | None:
     """Our view of the Stripe events we act on; None for the others (acknowledged, ignored)."""
     obj, kind = event["data"]["object"], event["type"]
     created = event.get("created")
