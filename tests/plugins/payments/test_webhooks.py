@@ -5,7 +5,15 @@ from __future__ import annotations
 import random
 
 from tests.helpers import assert_problem
-from tests.plugins.payments.conftest import WEBHOOK_SECRET, World, configure, drain, now, paid_intent, stripe_config
+from tests.plugins.payments.conftest import (
+    WEBHOOK_SECRET,
+    World,
+    configure,
+    drain,
+    now,
+    paid_intent,
+    stripe_config,
+)
 from tests.testplugins import shop
 
 
