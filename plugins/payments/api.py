@@ -173,9 +173,10 @@ class Links(MethodView):
     @blp.arguments(LinkCreateSchema)
     @blp.response(201, LinkCreatedSchema)
     @domain_errors
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> PaymentLink:
         """A link anyone holding it may pay ``kind``/``ref`` with: ``{token, url}``."""
         link, token = links.create(data["kind"], data["ref"], data["expires_at"], _actor())
         audit_describe("payments.link.create", "payment_link", link.id, kind=link.kind, ref=link.ref)
         db.session.commit()
-        return {**LinkSchema().dump(link), "token": token, "url": public_url(f"/pay/{token}")}
+        link.token, link.url = token, public_url(f"/pay/{token}")  # type: ignore[attr-defined]
+        return link

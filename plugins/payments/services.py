@@ -61,16 +61,22 @@ def provider_for(name: str | None, account: str) -> tuple[PaymentProvider, Mappi
     """The provider to use (``name`` or the tenant's default) and its settings."""
     offered = providers.for_account(account)
     name = name or config.tenant_config().get("default_provider") or _first_configured(offered, account)
+    if name is None:
+        raise ProviderNotConfigured("No payment provider is configured: set one up in "
+                                    + _where(account) + ".")
     provider = offered.get(name or "")
     if provider is None or provider.name == "manual":
         raise UnknownProvider(f"No payment provider {name!r} here; use one of "
                               f"{', '.join(sorted(n for n in offered if n != 'manual'))}.")
     settings = config.provider_settings(provider.name, account)
     if not provider.configured(settings):
-        where = "the platform's PLUGBOARD_PAYMENTS_* settings" if account == "platform" else (
-            "PUT /api/v1/plugins/payments/config")
-        raise ProviderNotConfigured(f"{provider.name} is not configured; set it up in {where}.")
+        raise ProviderNotConfigured(f"{provider.name} is not configured; set it up in {_where(account)}.")
     return provider, settings
+
+
+def _where(account: str) -> str:
+    return ("the platform's PLUGBOARD_PAYMENTS_* settings" if account == "platform"
+            else "PUT /api/v1/plugins/payments/config")
 
 
 def _first_configured(offered: Mapping[str, PaymentProvider], account: str) -> str | None:

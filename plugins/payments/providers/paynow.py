@@ -82,7 +82,7 @@ class PaynowProvider:
         if not answer.success:
             raise ProviderError(f"Paynow refused: {answer.data.get('error', 'unknown error')}", 409)
         return ProviderPayment(reference=str(request.payment_id),
-                               redirect_url=getattr(answer, "redirect_url", None),
+                               redirect_url=answer.redirect_url if answer.has_redirect else None,
                                data={"poll_url": answer.poll_url})
 
     def status(self, settings: Mapping[str, Any], reference: str,
