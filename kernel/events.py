@@ -29,6 +29,7 @@ from kernel.tenancy import platform_scope, tenant_scope
 log = logging.getLogger("plugboard.events")
 
 MAX_ATTEMPTS = 5
+LEASE = 60  # seconds a delivery handed to the queue is left alone by the sweep
 BACKOFF = (5, 30, 120, 600)
 
 
@@ -105,9 +106,24 @@ def dispatch_events(limit: int = 500) -> int:
                 EventDelivery.id.not_in(created) if created else sa.true(),
             ).limit(limit)
         ))
+        _lease([*created, *due])
     for delivery_id in [*created, *due]:
         jobs.submit("kernel.deliver_event", None, None, {"delivery_id": str(delivery_id)})
     return len(created) + len(due)
+
+
+def _lease(delivery_ids: list[uuid.UUID]) -> None:
+    """Mark deliveries as handed to the queue until ``LEASE`` from now.
+
+    Without it every dispatch run (one per emitted event) would hand every delivery still
+    waiting in the queue to it again: n events, up to n² jobs. A delivery whose job is
+    lost (a worker killed) is still pending when its lease ends, and the next sweep
+    re-enqueues it.
+    """
+    if delivery_ids:
+        db.session.execute(sa.update(EventDelivery).where(EventDelivery.id.in_(delivery_ids))
+                           .values(next_attempt_at=utcnow() + dt.timedelta(seconds=LEASE)))
+        db.session.commit()
 
 
 def _delivery(event: OutboxEvent, plugin: str, handler: str) -> uuid.UUID:

@@ -9,40 +9,49 @@ state with each outcome emitted once.
 
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from hookspecs import WebhookEvent
-from kernel.api import db
+from kernel.api import current_tenant_id, db, utcnow
 from plugins.payments import refunds, services
 from plugins.payments.models import Payment, WebhookEventRecord
 
 
-def record(provider: str, event: WebhookEvent) -> WebhookEventRecord | None:
-    """The event's record, or None when it was processed already (a duplicate)."""
-    row = WebhookEventRecord(provider=provider, event_id=event.event_id[:255], kind=event.kind,
-                             outcome="received")
-    try:
-        with db.session.begin_nested():  # a savepoint: the duplicate's failure stays local
-            db.session.add(row)
-    except sa.exc.IntegrityError:
-        return None
-    return row
+def record(provider: str, event: WebhookEvent, payment_id: uuid.UUID | None,
+           outcome: str) -> uuid.UUID | None:
+    """Record the event; its row's id, or None when it was recorded already (a duplicate).
+
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING id``: a concurrent twin waits on the
+    unique index until the first commits, then inserts nothing.
+    """
+    dialect = db.session.connection().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    row_id = uuid.uuid4()
+    stmt = insert(WebhookEventRecord).values(
+        id=row_id, tenant_id=current_tenant_id(), provider=provider, event_id=event.event_id[:255],
+        kind=event.kind, payment_id=payment_id, outcome=outcome, received_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["tenant_id", "provider", "event_id"])
+    return db.session.scalar(stmt.returning(WebhookEventRecord.id))
 
 
 def apply(provider: str, account: str, event: WebhookEvent) -> str:
     """Process one verified event for the tenant in scope; what happened, in a word."""
-    row = record(provider, event)
-    if row is None:
-        return "duplicate"
     payment = services.by_provider_ref(provider, event.payment_ref)
-    if payment is None or payment.account != account:
-        row.outcome = "unknown-payment"  # not ours (or not this endpoint's): acknowledged
-        db.session.flush()
-        return row.outcome
-    row.payment_id = payment.id
-    row.outcome = _dispatch(payment, event)
-    db.session.flush()
-    return row.outcome
+    if payment is not None and payment.account != account:
+        payment = None  # not this endpoint's payment
+    row_id = record(provider, event, payment.id if payment else None,
+                    "received" if payment else "unknown-payment")
+    if row_id is None:
+        return "duplicate"
+    if payment is None:
+        return "unknown-payment"  # not ours: acknowledged, so the provider stops retrying
+    outcome = _dispatch(payment, event)
+    db.session.execute(sa.update(WebhookEventRecord).where(WebhookEventRecord.id == row_id)
+                       .values(outcome=outcome))
+    return outcome
 
 
 def _dispatch(payment: Payment, event: WebhookEvent) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hookspecs import Payable, PayableRefusal, PaymentProvider, PaymentRequest, ProviderStatus
 from kernel.api import current_tenant_id, db, emit, tenant_hook, utcnow
@@ -161,12 +162,16 @@ def move(payment: Payment, new: str, **values: Any) -> bool:
     seen = payment.status
     if not states.allowed(seen, new):
         return False
+    values = {"status": new, "updated_at": utcnow(), **values}
     result = db.session.execute(
-        sa.update(Payment).where(Payment.id == payment.id, Payment.status == seen)
-        .values(status=new, updated_at=utcnow(), **values)
+        sa.update(Payment).where(Payment.id == payment.id, Payment.status == seen).values(**values)
         .execution_options(synchronize_session=False))
-    db.session.refresh(payment)
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.expire(payment)  # someone else moved it: re-read when next used
+        return False
+    for key, value in values.items():  # what the row now holds, without reading it back
+        set_committed_value(payment, key, value)
+    return True
 
 
 def apply_status(payment: Payment, new: str, amount_received: int | None = None,
