@@ -23,13 +23,15 @@ from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hookspecs import EventHandler, JobSpec
-from kernel.db import Base, TenantOwned, db, utcnow
+from kernel.db import Base, TenantOwned, after_commit, db, utcnow
 from kernel.tenancy import platform_scope, tenant_scope
 
 log = logging.getLogger("plugboard.events")
 
 MAX_ATTEMPTS = 5
 LEASE = 60  # seconds a delivery handed to the queue is left alone by the sweep
+DISPATCH_QUEUED = "events:dispatch-queued"  # Redis flag: a dispatch run waits in the queue
+DISPATCH_FLAG_TTL = 10  # seconds
 BACKOFF = (5, 30, 120, 600)
 
 
@@ -70,8 +72,24 @@ def emit(tenant_id: uuid.UUID, name: str, payload: dict[str, Any]) -> uuid.UUID:
     with tenant_scope(tenant_id):
         db.session.add(event)
         db.session.flush()
-    current_app.extensions["plugboard.jobs_runner"].enqueue("kernel.dispatch_events")
+    jobs = current_app.extensions["plugboard.jobs_runner"]
+    if jobs.inline:
+        jobs.enqueue("kernel.dispatch_events")
+    else:
+        after_commit(db.session(), lambda: _request_dispatch(jobs))
     return event.id
+
+
+def _request_dispatch(jobs: Any) -> None:
+    """Queue a dispatch run unless one is queued already and has not started.
+
+    One run takes every undispatched event, so events emitted while a run waits in the
+    queue ride along with it: one job per burst instead of one per event. The run clears
+    the flag when it starts (an event committed after that queues the next run); the
+    flag expires on its own if the queued run is lost, and the cron sweep runs anyway.
+    """
+    if jobs.connection().set(f"{jobs.namespace}:{DISPATCH_QUEUED}", 1, nx=True, ex=DISPATCH_FLAG_TTL):
+        jobs.submit("kernel.dispatch_events", None, None, {})
 
 
 def _handlers(name: str) -> list[tuple[str, EventHandler]]:
@@ -84,6 +102,8 @@ def dispatch_events(limit: int = 500) -> int:
     """Fan undispatched events out to deliveries; re-enqueue stale or due deliveries."""
     jobs = current_app.extensions["plugboard.jobs_runner"]
     activations = current_app.extensions["plugboard.activations"]
+    if not jobs.inline:  # events committed from now on queue the next run
+        jobs.connection().delete(f"{jobs.namespace}:{DISPATCH_QUEUED}")
     created: list[uuid.UUID] = []
     with platform_scope():
         events = list(db.session.scalars(
