@@ -16,5 +16,6 @@ def test_the_demo_seed_is_idempotent_and_readable(world: World) -> None:
     listed = world.api.get("/api/v1/payments?kind=demo.order", world.owner).get_json()
     assert len(listed) == 1
     detail = world.payment(listed[0]["id"])
-    assert (detail["status"], detail["amount"], detail["amount_refunded"]) == ("partially_refunded", 2500, 500)
+    assert (detail["status"], detail["amount"], detail["amount_refunded"]) == (
+        "partially_refunded", 2500, 500)
     assert [r["amount"] for r in detail["refunds"]] == [500]
