@@ -102,9 +102,13 @@ class Payments(MethodView):
         return payment
 
 
+MANUAL_EXAMPLE = {"kind": "ticketing.order", "ref": "5f0c2a5e-1b9b-4c53-9a53-3f5c4f1f2d10",
+                  "amount": 1500, "currency": "EUR", "note": "cash at the desk"}
+
+
 @blp.post("/manual")
 @auth_required("payments.write")
-@blp.arguments(ManualPaymentSchema)
+@blp.arguments(ManualPaymentSchema, example=MANUAL_EXAMPLE)
 @blp.response(201, PaymentSchema)
 @domain_errors
 def record_manual(data: dict[str, Any]) -> Payment:

@@ -42,11 +42,13 @@ class PaymentCreateSchema(Strict):
 
 
 class ManualPaymentSchema(Strict):
-    kind = _kind
-    ref = _ref
-    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT))
-    currency = fields.String(required=True, validate=_currency)
-    note = fields.String(load_default=None, validate=validate.Length(max=1000))
+    kind = fields.String(required=True, validate=KIND, metadata={"example": "ticketing.order"})
+    ref = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT),
+                            metadata={"example": 1500, "description": "minor units; exactly what is due"})
+    currency = fields.String(required=True, validate=_currency, metadata={"example": "EUR"})
+    note = fields.String(load_default=None, validate=validate.Length(max=1000),
+                         metadata={"example": "cash at the desk"})
 
 
 class RefundCreateSchema(Strict):
