@@ -41,14 +41,13 @@ def record(provider: str, event: WebhookEvent, payment_id: uuid.UUID | None,
 def apply(provider: str, account: str, event: WebhookEvent) -> str:
     """Process one verified event for the tenant in scope; what happened, in a word."""
     payment = services.by_provider_ref(provider, event.payment_ref)
-    if payment is not None and payment.account != account:
-        payment = None  # not this endpoint's payment
-    row_id = record(provider, event, payment.id if payment else None,
-                    "received" if payment else "unknown-payment")
+    if payment is None or payment.account != account:
+        # not this endpoint's payment: acknowledged (the provider stops retrying) but not
+        # recorded, so it cannot shadow the same event arriving where it belongs
+        return "unknown-payment"
+    row_id = record(provider, event, payment.id, "received")
     if row_id is None:
         return "duplicate"
-    if payment is None:
-        return "unknown-payment"  # not ours: acknowledged, so the provider stops retrying
     outcome = _dispatch(payment, event)
     db.session.execute(sa.update(WebhookEventRecord).where(WebhookEventRecord.id == row_id)
                        .values(outcome=outcome))

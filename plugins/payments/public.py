@@ -30,7 +30,8 @@ def due(token: str) -> dict[str, Any]:
     payable = links.due(link)
     return {"kind": link.kind, "ref": link.ref, "amount": payable.amount, "currency": payable.currency,
             "description": payable.description, "expires_at": link.expires_at,
-            "providers": [p for p in provider_infos() if p["configured"] and p["name"] != "manual"],
+            "providers": [{**p, "webhook_url": None} for p in provider_infos()
+                          if p["configured"] and p["name"] != "manual"],
             "payment": links.latest_payment(link)}
 
 
