@@ -158,3 +158,14 @@ def test_openapi_documents_the_routes(world: World) -> None:
                  "/api/v1/payments/links", "/api/v1/public/payments/links/{token}",
                  "/api/v1/webhooks/payments/{provider}/{endpoint}", "/api/v1/admin/payments/payments"):
         assert path in paths, path
+
+
+def test_a_declined_card_fails_the_payment_and_a_retry_can_still_succeed(world: World) -> None:
+    world.order()
+    payment = world.pay()
+    world.stripe.intents[payment["provider_ref"]]["last_payment_error"] = {"code": "card_declined"}
+    assert world.api.post(f"{PAYMENTS}/{payment['id']}/confirm", world.owner).get_json()["status"] == "failed"
+    assert len(world.events("payments.payment.failed")) == 1
+    world.stripe.succeed(payment["provider_ref"])  # the payer tried another card
+    assert world.api.post(f"{PAYMENTS}/{payment['id']}/confirm", world.owner).get_json()["status"] == (
+        "succeeded")

@@ -71,3 +71,16 @@ def test_paynow_refunds_are_refused_clearly(world: World) -> None:
     assert "dashboard" in body["detail"]
     assert world.payment(payment["id"])["refunds"] == []
     assert shop.ORDERS[(world.tenant_id, "o-1")]["state"] in ("open", "paid")
+
+
+def test_refunded_and_disputed_results_are_recorded(world: World) -> None:
+    world.order("o-r", 800, "USD")
+    payment = world.pay("o-r", provider="paynow")
+    world.paynow.set_status(payment["id"], "Paid")
+    result(world, world.paynow.result_post(payment["id"]))
+    assert result(world, world.paynow.result_post(payment["id"], status="Disputed")).get_json()[
+        "outcomes"] == ["dispute-opened"]
+    assert result(world, world.paynow.result_post(payment["id"], status="Refunded")).get_json()[
+        "outcomes"] == ["refund-succeeded"]
+    detail = world.payment(payment["id"])
+    assert (detail["status"], detail["amount_refunded"], len(detail["disputes"])) == ("refunded", 800, 1)
