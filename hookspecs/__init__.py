@@ -13,6 +13,18 @@ from hookspecs._manifest import (
     PluginInfo,
     PluginRefusal,
 )
+from hookspecs._payments import (
+    Payable,
+    PayableRefusal,
+    PaymentProvider,
+    PaymentRequest,
+    ProviderError,
+    ProviderPayment,
+    ProviderRefund,
+    ProviderStatus,
+    WebhookEvent,
+    WebhookRejected,
+)
 from hookspecs._spec import CONTRACT_VERSION, PROJECT_NAME, hookimpl, hookspec
 
 __all__ = [
@@ -22,8 +34,18 @@ __all__ = [
     "JobFailed",
     "JobSpec",
     "ManifestError",
+    "Payable",
+    "PayableRefusal",
+    "PaymentProvider",
+    "PaymentRequest",
     "PluginInfo",
     "PluginRefusal",
+    "ProviderError",
+    "ProviderPayment",
+    "ProviderRefund",
+    "ProviderStatus",
+    "WebhookEvent",
+    "WebhookRejected",
     "hookimpl",
     "hookspec",
 ]

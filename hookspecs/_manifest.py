@@ -111,12 +111,33 @@ class PluginInfo:
         return tuple(Requirement(r) for r in self.requires)
 
     def secret_fields(self) -> tuple[str, ...]:
-        """Top-level config properties that are secrets."""
-        props = self.config_schema.get("properties", {})
-        return tuple(
-            sorted(k for k, v in props.items() if isinstance(v, Mapping) and (
-                v.get("writeOnly") or v.get("x-secret")))
-        )
+        """Top-level config properties that are secrets (see :meth:`secret_paths`)."""
+        return tuple(path[0] for path in self.secret_paths() if len(path) == 1)
+
+    def secret_paths(self) -> tuple[tuple[str, ...], ...]:
+        """Every secret in the config schema, at any depth, as a path of property names.
+
+        A property is a secret when its schema says ``writeOnly: true`` (or ``x-secret``);
+        nested objects are searched through their ``properties``, so
+        ``{"stripe": {"properties": {"secret_key": {"writeOnly": true}}}}`` gives
+        ``("stripe", "secret_key")``. Secrets inside arrays are not supported.
+
+        .. versionadded:: 1.1
+        """
+        return tuple(sorted(_secret_paths(self.config_schema, ())))
+
+
+def _secret_paths(schema: Mapping[str, Any], prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    props = schema.get("properties", {})
+    for key, sub in props.items() if isinstance(props, Mapping) else ():
+        if not isinstance(sub, Mapping):
+            continue
+        if sub.get("writeOnly") or sub.get("x-secret"):
+            found.append((*prefix, key))
+        else:
+            found.extend(_secret_paths(sub, (*prefix, key)))
+    return found
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 import pluggy
 
 from hookspecs._manifest import EventHandler, JobSpec
+from hookspecs._payments import Payable, PayableRefusal, PaymentProvider
 
 PROJECT_NAME = "plugboard"
 CONTRACT_VERSION = "1.1"
@@ -47,6 +48,8 @@ def plugboard_app_ready(app: Any) -> None:
     Blueprint hooks only return blueprints; subscribe caches, add demo seeders and public
     responders here. Raising leaves the plugin out.
     """
+def plugboard_admin_blueprints(app: Any) -> Sequence[Any]:  # type: ignore[empty-body]
+    """Platform admin routes under ``/api/v1/admin/<plugin>`` (platform admins only). Since 1.1."""
 
 
 @hookspec
@@ -118,8 +121,14 @@ def plugboard_request_guard(tenant_id: uuid.UUID, endpoint: str, method: str) ->
 @hookspec(firstresult=True)
 def plugboard_resolve_payable(
     tenant_id: uuid.UUID, kind: str, ref: str
-) -> Mapping[str, Any] | None:
-    """What is payable ``kind``/``ref``? ``{"amount", "currency", "description"}``. Since 1.0."""
+) -> Payable | PayableRefusal | Mapping[str, Any] | None:
+    """What is payable ``kind``/``ref``: a Payable, a PayableRefusal, or None. Since 1.0;
+    Payable and PayableRefusal since 1.1."""
+
+
+@hookspec
+def plugboard_payment_providers() -> Sequence[PaymentProvider]:  # type: ignore[empty-body]
+    """Payment providers (objects implementing PaymentProvider) this plugin offers. Since 1.1."""
 
 
 @hookspec(firstresult=True)
@@ -177,8 +186,3 @@ def plugboard_refund_payment(
     tenant_id: uuid.UUID, payment_id: str, amount: int | None, reason: str | None
 ) -> Mapping[str, Any] | None:
     """Refund a succeeded payment (all, or ``amount`` minor units): ``{"refund_id", ...}``. Since 1.1."""
-
-
-@hookspec
-def plugboard_admin_blueprints(app: Any) -> Sequence[Any]:  # type: ignore[empty-body]
-    """Platform-admin routes under ``/api/v1/admin/<plugin>`` (admins only). Since 1.1."""

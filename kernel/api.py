@@ -18,8 +18,9 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
 * migrations: :func:`enable_tenant_rls`, :func:`disable_tenant_rls`
 * services: :func:`plugin_config`, :func:`mailer`, :func:`tenant_hook`, :func:`storage`,
   :func:`broadcast` (cross-process cache invalidation), :func:`after_commit`,
-  :func:`page_components`, :func:`add_demo_seeder`
-* public files: :func:`public_asset_key`, :func:`public_asset_url`
+  :func:`page_components`, :func:`add_demo_seeder`, :func:`emit` (domain events of the
+  tenant in scope), :func:`enqueue` (jobs after commit), :func:`public_url`
+* public files: :func:`public_asset_key`, :func:`public_asset_url`; :func:`public_url` (1.1)
 * storefront fast path: :func:`add_public_responder`, :class:`EdgeResponse`
 * events and jobs (1.1): :func:`emit`, :func:`enqueue`, :class:`EventNameError`
 * customers (1.1): :class:`Customer`, :func:`find_or_create_customer`,
@@ -56,7 +57,7 @@ from kernel.runtime.audit import describe as audit_describe
 from kernel.runtime.broadcast import Broadcast
 from kernel.runtime.mail import Mailer
 from kernel.runtime.plugin_calls import EventNameError, emit, enqueue
-from kernel.runtime.storage import Storage, public_asset_key, public_asset_url
+from kernel.runtime.storage import Storage, public_asset_key, public_asset_url, public_base_url
 from kernel.services import kernel_services
 from kernel.tenancy.directory import public_tenant
 from kernel.tenancy.scope import TenantScopeError, current_tenant_id, platform_scope, tenant_scope
@@ -102,6 +103,7 @@ __all__ = [
     "public_asset_key",
     "public_asset_url",
     "public_tenant",
+    "public_url",
     "require_permission",
     "storage",
     "tenant_hook",
@@ -199,3 +201,16 @@ def add_demo_seeder(app: Flask, seeder: Callable[[uuid.UUID], None]) -> None:
     .. versionadded:: 1.0
     """
     kernel_services(app).demo_seeders.append(seeder)
+
+
+def public_url(path: str = "") -> str:
+    """The address the outside world reaches this installation at, followed by ``path``:
+    for links in mails and the webhook URLs providers call.
+
+    ``PLUGBOARD_PUBLIC_URL`` when set; else, inside a request, the scheme, host and port the
+    client used (behind ``PLUGBOARD_TRUSTED_PROXIES``, the proxy's ``X-Forwarded-*``).
+
+    .. versionadded:: 1.1
+    """
+    base = public_base_url()
+    return base + ("/" + path.lstrip("/") if path else "")

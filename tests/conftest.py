@@ -35,6 +35,9 @@ from kernel.runtime.storage import LocalStorage, S3Storage, Storage
 from kernel.services import kernel_services
 from tests.helpers import Api, MailBox, SmtpSink, free_port
 
+# fake provider servers (Stripe, Paynow, …) shared by every plugin's tests
+pytest_plugins = ["tests.fakes.fixtures"]
+
 PG_ADMIN_URL = os.environ.get(
     "PLUGBOARD_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -11,7 +11,7 @@ import copy
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -100,30 +100,61 @@ class Snapshot:
                 self._by_tenant.pop(uuid.UUID(key), None)
 
 
-def seal_secrets(info: PluginInfo, config: Mapping[str, Any], box: SecretBox) -> dict[str, Any]:
-    """The config as stored: secret fields encrypted."""
+def _at(config: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at ``path`` in nested mappings, or None when any step is missing."""
+    value: Any = config
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _with(config: Mapping[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A copy of ``config`` with ``path`` set to ``value`` (only the path's dicts are copied)."""
     out = dict(config)
-    for name in info.secret_fields():
-        if out.get(name) is not None:
-            out[name] = {SEALED: box.seal(str(out[name]))}
+    inner = out.get(path[0])
+    out[path[0]] = _with(inner, path[1:], value) if len(path) > 1 and isinstance(inner, Mapping) else value
     return out
+
+
+def _each_secret(info: PluginInfo, config: Mapping[str, Any],
+                 change: Callable[[Any], Any]) -> dict[str, Any]:
+    """``config`` with ``change(value)`` applied to every secret present, at any depth."""
+    out = dict(config)
+    for path in info.secret_paths():
+        value = _at(out, path)
+        if value is not None:
+            out = _with(out, path, change(value))
+    return out
+
+
+def seal_secrets(info: PluginInfo, config: Mapping[str, Any], box: SecretBox) -> dict[str, Any]:
+    """The config as stored: secret fields (at any depth) encrypted."""
+    return _each_secret(info, config, lambda v: {SEALED: box.seal(str(v))})
 
 
 def open_secrets(info: PluginInfo, stored: Mapping[str, Any], box: SecretBox) -> dict[str, Any]:
     """The plaintext config, for the plugin's own use (never for a response)."""
-    out = dict(stored)
-    for name in info.secret_fields():
-        value = out.get(name)
-        if isinstance(value, Mapping) and SEALED in value:
-            out[name] = box.open(value[SEALED])
-    return out
+    return _each_secret(info, stored, lambda v: box.open(v[SEALED])
+                        if isinstance(v, Mapping) and SEALED in v else v)
 
 
 def masked(info: PluginInfo, stored: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(dict(stored))
-    for name in info.secret_fields():
-        if out.get(name) is not None:
-            out[name] = MASK
+    """The config as answered: every secret present replaced by :data:`MASK`."""
+    return _each_secret(info, copy.deepcopy(dict(stored)), lambda v: MASK)
+
+
+def keep_masked(info: PluginInfo, new: Mapping[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:
+    """``new`` with each secret sent back as :data:`MASK` replaced by the stored one.
+
+    A client that reads the config (secrets masked) and PUTs it back unchanged keeps its
+    secrets; a secret the tenant never set stays ``MASK`` and fails validation as usual.
+    """
+    out = dict(new)
+    for path in info.secret_paths():
+        if _at(out, path) == MASK and _at(old, path) is not None:
+            out = _with(out, path, _at(old, path))
     return out
 
 
@@ -258,10 +289,7 @@ class Activations:
         row = self.row(plugin)
         old_stored = dict(row.config) if row else {}
         old_plain = open_secrets(info, old_stored, self._box)
-        merged = dict(config)
-        for name in info.secret_fields():  # a masked secret means "keep the stored one"
-            if merged.get(name) == MASK and name in old_plain:
-                merged[name] = old_plain[name]
+        merged = keep_masked(info, config, old_plain)  # a masked secret: keep the stored one
         errors = schema_errors(info, merged)
         if not errors:
             extra = self._lifecycle(plugin, "plugboard_config_validate", tenant_id=tenant_id, config=merged)

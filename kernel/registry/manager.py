@@ -29,6 +29,7 @@ log = logging.getLogger("plugboard.plugins")
 ENTRY_POINT_GROUP = "plugboard.plugins"
 REGISTRATION_HOOKS = frozenset(
     {"plugboard_blueprints", "plugboard_public_blueprints", "plugboard_webhook_blueprints",
+     "plugboard_admin_blueprints",
      "plugboard_jobs", "plugboard_event_handlers", "plugboard_permissions",
      "plugboard_page_components"}
 )

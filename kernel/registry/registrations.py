@@ -24,6 +24,8 @@ PREFIXES = {
     "plugboard_webhook_blueprints": "/api/v1/webhooks/{name}",
     "plugboard_admin_blueprints": "/api/v1/admin/{name}",
 }
+#: segments of the kernel's own /api/v1/admin routes: no plugin's admin routes there
+KERNEL_ADMIN_SEGMENTS = frozenset({"tenants", "plugins", "audit-log", "jobs"})
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,10 @@ def _blueprints(app: Flask, registry: PluginRegistry, name: str) -> list[GatedBl
     out: list[GatedBlueprint] = []
     for hook, prefix_tpl in PREFIXES.items():
         prefix = prefix_tpl.format(name=name)
-        for group in registry.call_plugin(name, hook, app=app):
+        groups = registry.call_plugin(name, hook, app=app)
+        if hook == "plugboard_admin_blueprints" and name in KERNEL_ADMIN_SEGMENTS and any(groups):
+            raise ValueError(f"{hook}: {prefix!r} is the kernel's own; rename plugin {name!r}")
+        for group in groups:
             for bp in group or ():
                 url_prefix = getattr(bp, "url_prefix", None) or ""
                 if url_prefix != prefix and not url_prefix.startswith(prefix + "/"):

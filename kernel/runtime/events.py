@@ -23,13 +23,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hookspecs import EventHandler, JobSpec
 from kernel.data.base import Base, TenantOwned, utcnow
-from kernel.data.session import db
+from kernel.data.session import after_commit, db
 from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope, tenant_scope
 
 log = logging.getLogger("plugboard.events")
 
 MAX_ATTEMPTS = 5
+LEASE = 60  # seconds a delivery handed to the queue is left alone by the sweep
+DISPATCH_QUEUED = "events:dispatch-queued"  # Redis flag: a dispatch run waits in the queue
+DISPATCH_FLAG_TTL = 10  # seconds
 BACKOFF = (5, 30, 120, 600)
 
 
@@ -70,8 +73,24 @@ def emit(tenant_id: uuid.UUID, name: str, payload: dict[str, Any]) -> uuid.UUID:
     with tenant_scope(tenant_id):
         db.session.add(event)
         db.session.flush()
-    kernel_services().jobs.enqueue("kernel.dispatch_events")
+    jobs = kernel_services().jobs
+    if jobs.inline:
+        jobs.enqueue("kernel.dispatch_events")
+    else:
+        after_commit(db.session(), lambda: _request_dispatch(jobs))
     return event.id
+
+
+def _request_dispatch(jobs: Any) -> None:
+    """Queue a dispatch run unless one is queued already and has not started.
+
+    One run takes every undispatched event, so events emitted while a run waits in the
+    queue ride along with it: one job per burst instead of one per event. The run clears
+    the flag when it starts (an event committed after that queues the next run); the
+    flag expires on its own if the queued run is lost, and the cron sweep runs anyway.
+    """
+    if jobs.connection().set(f"{jobs.namespace}:{DISPATCH_QUEUED}", 1, nx=True, ex=DISPATCH_FLAG_TTL):
+        jobs.submit("kernel.dispatch_events", None, None, {})
 
 
 def _handlers(name: str) -> list[tuple[str, EventHandler]]:
@@ -82,6 +101,8 @@ def dispatch_events(limit: int = 500) -> int:
     """Fan undispatched events out to deliveries; re-enqueue stale or due deliveries."""
     jobs = kernel_services().jobs
     activations = kernel_services().activations
+    if not jobs.inline:  # events committed from now on queue the next run
+        jobs.connection().delete(f"{jobs.namespace}:{DISPATCH_QUEUED}")
     created: list[uuid.UUID] = []
     with platform_scope():
         events = list(db.session.scalars(
@@ -104,9 +125,24 @@ def dispatch_events(limit: int = 500) -> int:
                 EventDelivery.id.not_in(created) if created else sa.true(),
             ).limit(limit)
         ))
+        _lease([*created, *due])
     for delivery_id in [*created, *due]:
         jobs.submit("kernel.deliver_event", None, None, {"delivery_id": str(delivery_id)})
     return len(created) + len(due)
+
+
+def _lease(delivery_ids: list[uuid.UUID]) -> None:
+    """Mark deliveries as handed to the queue until ``LEASE`` from now.
+
+    Without it every dispatch run (one per emitted event) would hand every delivery still
+    waiting in the queue to it again: n events, up to n² jobs. A delivery whose job is
+    lost (a worker killed) is still pending when its lease ends, and the next sweep
+    re-enqueues it.
+    """
+    if delivery_ids:
+        db.session.execute(sa.update(EventDelivery).where(EventDelivery.id.in_(delivery_ids))
+                           .values(next_attempt_at=utcnow() + dt.timedelta(seconds=LEASE)))
+        db.session.commit()
 
 
 def _delivery(event: OutboxEvent, plugin: str, handler: str) -> uuid.UUID:

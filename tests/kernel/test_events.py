@@ -155,6 +155,9 @@ def test_a_worker_killed_mid_delivery_loses_nothing(world: dict[str, Any], tmp_p
         os.killpg(worker.pid, signal.SIGKILL)  # mid-delivery, its transaction open
         worker.wait()
     assert ("ledger.record", "pending", 0) in deliveries(app)
+    with app.app_context(), platform_scope():  # its lease (LEASE seconds) has run out
+        db.session.execute(sa.update(EventDelivery).values(next_attempt_at=utcnow()))
+        db.session.commit()
     dispatch(app)  # the periodic sweep re-enqueues what is still pending
     work(app)
     assert notes(app, alpha) == sorted([f"full:{event_id}", f"ledger:{event_id}"])

@@ -82,7 +82,12 @@ class Sweep:
     # -- A's objects ----------------------------------------------------------------------
 
     def seed(self) -> None:
-        """A calls its create operations (collection POSTs first, then actions on them)."""
+        """A gets what ``plugboard demo`` gives a tenant (objects no generated request can
+        create, e.g. a settled payment), then calls its create operations (collection POSTs
+        first, then actions on them)."""
+        with self.app.app_context():
+            for seeder in self.app.extensions.get("plugboard.demo_seeders", []):
+                seeder(uuid.UUID(self.who.a.tenant_id))
         for with_params in (False, True):
             bindings = self.harvest(self.who.a)
             for op in self.ops:
