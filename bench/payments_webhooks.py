@@ -30,7 +30,6 @@ from typing import Any
 from flask import Flask
 
 from bench.harness import (
-from kernel.services import kernel_services
     GUNICORN_ARGS,
     RESULTS_DIR,
     ROOT,
@@ -40,6 +39,7 @@ from kernel.services import kernel_services
     machine,
     run_threads,
 )
+from kernel.services import kernel_services
 
 WEBHOOK_SECRET = "whsec_bench_" + "b" * 24
 HANDLED = "benchpay:handled"
