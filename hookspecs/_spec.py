@@ -48,6 +48,9 @@ def plugboard_app_ready(app: Any) -> None:
     Blueprint hooks only return blueprints; subscribe caches, add demo seeders and public
     responders here. Raising leaves the plugin out.
     """
+
+
+@hookspec
 def plugboard_admin_blueprints(app: Any) -> Sequence[Any]:  # type: ignore[empty-body]
     """Platform admin routes under ``/api/v1/admin/<plugin>`` (platform admins only). Since 1.1."""
 
