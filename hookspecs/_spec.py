@@ -118,3 +118,10 @@ def plugboard_component_data(
     tenant_id: uuid.UUID, component_type: str, props: Mapping[str, Any]
 ) -> Mapping[str, Any] | None:
     """Data for a page component at fetch time (e.g. an EventList block). Since 1.0."""
+
+
+@hookspec(firstresult=True)
+def plugboard_send_sms(
+    tenant_id: uuid.UUID, to: str, body: str, ref: str | None
+) -> Mapping[str, Any] | None:
+    """Queue a text to ``to``: ``{"message_id", "status"}``, or raise PluginRefusal. Since 1.1."""

@@ -15,6 +15,8 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
 * services: :func:`plugin_config`, :func:`mailer`, :func:`tenant_hook`, :func:`storage`,
   :func:`broadcast` (cross-process cache invalidation), :func:`after_commit`,
   :func:`page_components`, :func:`add_demo_seeder`
+* runtime: :func:`emit` (domain events), :func:`enqueue` (jobs), :func:`public_url`,
+  :func:`redis_config` (shared counters such as rate limits)
 * public files: :func:`public_asset_key`, :func:`public_asset_url`
 * storefront fast path: :func:`add_public_responder`, :class:`EdgeResponse`
 
@@ -60,7 +62,9 @@ __all__ = [
     "current_tenant_id",
     "db",
     "disable_tenant_rls",
+    "emit",
     "enable_tenant_rls",
+    "enqueue",
     "enter_tenant",
     "mailer",
     "page_components",
@@ -71,6 +75,8 @@ __all__ = [
     "public_asset_key",
     "public_asset_url",
     "public_tenant",
+    "public_url",
+    "redis_config",
     "storage",
     "tenant_hook",
     "tenant_scope",
@@ -168,3 +174,50 @@ def add_demo_seeder(app: Flask, seeder: Callable[[uuid.UUID], None]) -> None:
     .. versionadded:: 1.0
     """
     app.extensions.setdefault("plugboard.demo_seeders", []).append(seeder)
+
+
+def emit(name: str, payload: dict[str, Any]) -> uuid.UUID:
+    """Record domain event ``name`` for the tenant in scope, in the current transaction.
+
+    Delivered after commit to the handlers of the plugins the tenant enabled (once per
+    handler); nothing is sent if the transaction rolls back. Payloads carry ids, amounts
+    and currencies, never secrets. Raises :class:`TenantScopeError` outside a tenant scope.
+
+    .. versionadded:: 1.1
+    """
+    from kernel.events import emit as _emit
+
+    return _emit(current_tenant_id(), name, payload)
+
+
+def enqueue(job: str, *, key: str | None = None, **kwargs: Any) -> None:
+    """Run job ``job`` (declared in ``plugboard_jobs``) for the tenant in scope after commit.
+
+    ``kwargs`` must be JSON-serialisable (pass ids, not objects); ``key`` makes the run
+    happen at most once. Inline in the embedded profile, on an rq worker otherwise.
+
+    .. versionadded:: 1.1
+    """
+    current_app.extensions["plugboard.jobs_runner"].enqueue(job, current_tenant_id(), key=key, **kwargs)
+
+
+def public_url(path: str = "") -> str:
+    """The installation's public base URL (``PLUGBOARD_PUBLIC_URL``) joined with ``path``.
+
+    For URLs handed to outside providers (webhook and status-callback URLs).
+
+    .. versionadded:: 1.1
+    """
+    base = str(current_app.extensions["plugboard.settings"].public_url).rstrip("/")
+    return base + ("/" + path.lstrip("/") if path else "")
+
+
+def redis_config(app: Flask | None = None) -> tuple[str, str]:
+    """``(url, namespace)`` of the Redis every process shares; url is ``""`` in embedded mode.
+
+    Prefix your keys with the namespace. Without Redis keep such state in process memory.
+
+    .. versionadded:: 1.1
+    """
+    settings = (app or current_app).extensions["plugboard.settings"]
+    return str(settings.redis_url), str(settings.redis_namespace)
