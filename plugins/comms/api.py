@@ -9,6 +9,7 @@ leaves from a job. ``Idempotency-Key`` on a send answers the first result again.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -30,20 +31,20 @@ from plugins.comms import segments, services, voice
 from plugins.comms.errors import domain_errors
 from plugins.comms.models import Call, Message, OptOut, Template
 from plugins.comms.schemas import (
-    CallCreateSchema,
-    CallFilterSchema,
-    CallSchema,
-    MessageFilterSchema,
-    MessageSchema,
-    OptOutCreateSchema,
-    OptOutSchema,
-    PreviewAnswerSchema,
-    PreviewSchema,
-    SetupSchema,
-    SmsSchema,
-    TemplateCreateSchema,
-    TemplatePutSchema,
-    TemplateSchema,
+    CommsCallCreateSchema,
+    CommsCallFilterSchema,
+    CommsCallSchema,
+    CommsMessageFilterSchema,
+    CommsMessageSchema,
+    CommsOptOutCreateSchema,
+    CommsOptOutSchema,
+    CommsPreviewAnswerSchema,
+    CommsPreviewSchema,
+    CommsSetupSchema,
+    CommsSmsSchema,
+    CommsTemplateCreateSchema,
+    CommsTemplatePutSchema,
+    CommsTemplateSchema,
 )
 
 blp = Blueprint("comms", __name__, url_prefix="/api/v1/comms",
@@ -52,8 +53,7 @@ blp = Blueprint("comms", __name__, url_prefix="/api/v1/comms",
 IDEMPOTENCY = [{"in": "header", "name": "Idempotency-Key", "required": False,
                 "schema": {"type": "string", "maxLength": 255},
                 "description": "the same key again answers the first result; nothing new is sent"}]
-TEMPLATE = "<regex('[a-z0-9][a-z0-9_.-]{0,63}'):name>"
-NUMBER = "<regex('\\+?[0-9]{3,16}'):number>"
+TEMPLATE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
 def _settings() -> services.Settings:
@@ -73,9 +73,9 @@ def _idempotency_key() -> str | None:
 
 @blp.post("/sms")
 @auth_required("comms.send")
-@blp.arguments(SmsSchema)
+@blp.arguments(CommsSmsSchema)
 @blp.doc(parameters=IDEMPOTENCY)
-@blp.response(202, MessageSchema)
+@blp.response(202, CommsMessageSchema)
 @blp.alt_response(409, description="opted-out (the number replied STOP) or comms-not-configured")
 @domain_errors
 def send_sms(data: dict[str, Any]) -> Message:
@@ -92,8 +92,8 @@ def send_sms(data: dict[str, Any]) -> Message:
 
 @blp.post("/sms/preview")
 @auth_required("comms.send")
-@blp.arguments(PreviewSchema)
-@blp.response(200, PreviewAnswerSchema)
+@blp.arguments(CommsPreviewSchema)
+@blp.response(200, CommsPreviewAnswerSchema)
 @domain_errors
 def preview_sms(data: dict[str, Any]) -> dict[str, Any]:
     """The text as it would be sent, its encoding and segment count; nothing is sent."""
@@ -106,8 +106,8 @@ def preview_sms(data: dict[str, Any]) -> dict[str, Any]:
 
 @blp.get("/messages")
 @auth_required("comms.read")
-@blp.arguments(MessageFilterSchema, location="query")
-@blp.response(200, MessageSchema(many=True))
+@blp.arguments(CommsMessageFilterSchema, location="query")
+@blp.response(200, CommsMessageSchema(many=True))
 @blp.paginate()
 @domain_errors
 def messages(filters: dict[str, Any], pagination_parameters: Any) -> list[Message]:
@@ -119,7 +119,7 @@ def messages(filters: dict[str, Any], pagination_parameters: Any) -> list[Messag
 
 @blp.get("/messages/<uuid:message_id>")
 @auth_required("comms.read")
-@blp.response(200, MessageSchema)
+@blp.response(200, CommsMessageSchema)
 @domain_errors
 def message(message_id: uuid.UUID) -> Message:
     """One text with its status and, when it failed, Twilio's error code."""
@@ -129,15 +129,15 @@ def message(message_id: uuid.UUID) -> Message:
 @blp.route("/templates")
 class Templates(MethodView):
     @auth_required("comms.read")
-    @blp.response(200, TemplateSchema(many=True))
+    @blp.response(200, CommsTemplateSchema(many=True))
     @blp.paginate()
     def get(self, pagination_parameters: Any) -> list[Template]:
         """The tenant's templates by name."""
         return paginate(services.templates_query(), pagination_parameters)
 
     @auth_required("comms.send")
-    @blp.arguments(TemplateCreateSchema)
-    @blp.response(201, TemplateSchema)
+    @blp.arguments(CommsTemplateCreateSchema)
+    @blp.response(201, CommsTemplateSchema)
     @blp.alt_response(409, description="A template of that name exists")
     @domain_errors
     def post(self, data: dict[str, Any]) -> Template:
@@ -148,21 +148,23 @@ class Templates(MethodView):
         return template
 
 
-@blp.route(f"/templates/{TEMPLATE}")
+@blp.route("/templates/<string:name>")
 class TemplateItem(MethodView):
     @auth_required("comms.read")
-    @blp.response(200, TemplateSchema)
+    @blp.response(200, CommsTemplateSchema)
     @domain_errors
     def get(self, name: str) -> Template:
         """One template."""
         return services.get_template(name)
 
     @auth_required("comms.send")
-    @blp.arguments(TemplatePutSchema)
-    @blp.response(200, TemplateSchema)
+    @blp.arguments(CommsTemplatePutSchema)
+    @blp.response(200, CommsTemplateSchema)
     @domain_errors
     def put(self, data: dict[str, Any], name: str) -> Template:
         """Create or replace the template ``name``."""
+        if not TEMPLATE_NAME.match(name):
+            raise services.InvalidText("Use 1-64 lowercase letters, digits, '.', '_' or '-'.", "/name")
         template = services.save_template(name, data["body"], data["description"], create=False)
         db.session.commit()
         audit_describe("comms.template.put", "template", name)
@@ -181,15 +183,15 @@ class TemplateItem(MethodView):
 @blp.route("/opt-outs")
 class OptOuts(MethodView):
     @auth_required("comms.read")
-    @blp.response(200, OptOutSchema(many=True))
+    @blp.response(200, CommsOptOutSchema(many=True))
     @blp.paginate()
     def get(self, pagination_parameters: Any) -> list[OptOut]:
         """Numbers that must not be texted, newest first."""
         return paginate(services.opt_outs_query(), pagination_parameters)
 
     @auth_required("comms.send")
-    @blp.arguments(OptOutCreateSchema)
-    @blp.response(201, OptOutSchema)
+    @blp.arguments(CommsOptOutCreateSchema)
+    @blp.response(201, CommsOptOutSchema)
     @domain_errors
     def post(self, data: dict[str, Any]) -> OptOut:
         """Stop texting a number (e.g. the person asked by phone); idempotent."""
@@ -199,10 +201,10 @@ class OptOuts(MethodView):
         return entry
 
 
-@blp.route(f"/opt-outs/{NUMBER}")
+@blp.route("/opt-outs/<string:number>")
 class OptOutItem(MethodView):
     @auth_required("comms.read")
-    @blp.response(200, OptOutSchema)
+    @blp.response(200, CommsOptOutSchema)
     @domain_errors
     def get(self, number: str) -> OptOut:
         """Whether ``number`` (E.164, the + optional) opted out; 404 when it did not."""
@@ -229,8 +231,8 @@ def _number(raw: str) -> str:
 @blp.route("/calls")
 class Calls(MethodView):
     @auth_required("comms.read")
-    @blp.arguments(CallFilterSchema, location="query")
-    @blp.response(200, CallSchema(many=True))
+    @blp.arguments(CommsCallFilterSchema, location="query")
+    @blp.response(200, CommsCallSchema(many=True))
     @blp.paginate()
     @domain_errors
     def get(self, filters: dict[str, Any], pagination_parameters: Any) -> list[Call]:
@@ -240,9 +242,9 @@ class Calls(MethodView):
         return paginate(voice.calls_query(**filters), pagination_parameters)
 
     @auth_required("comms.send")
-    @blp.arguments(CallCreateSchema)
+    @blp.arguments(CommsCallCreateSchema)
     @blp.doc(parameters=IDEMPOTENCY)
-    @blp.response(202, CallSchema)
+    @blp.response(202, CommsCallSchema)
     @blp.alt_response(409, description="comms-not-configured: no Vapi key or phone number")
     @domain_errors
     def post(self, data: dict[str, Any]) -> Call:
@@ -258,7 +260,7 @@ class Calls(MethodView):
 
 @blp.get("/calls/<uuid:call_id>")
 @auth_required("comms.read")
-@blp.response(200, CallSchema)
+@blp.response(200, CommsCallSchema)
 @domain_errors
 def call(call_id: uuid.UUID) -> Call:
     """One call; once ended with transcript, summary, recording URL, duration and cost."""
@@ -267,7 +269,7 @@ def call(call_id: uuid.UUID) -> Call:
 
 @blp.get("/setup")
 @auth_required("comms.read")
-@blp.response(200, SetupSchema)
+@blp.response(200, CommsSetupSchema)
 def setup() -> dict[str, Any]:
     """The webhook URLs to enter in Twilio's and Vapi's consoles for this tenant."""
     settings, endpoint = _settings(), current_tenant_id()

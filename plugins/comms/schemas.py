@@ -22,7 +22,7 @@ class Strict(ma.Schema):
         unknown = ma.RAISE
 
 
-class SmsSchema(Strict):
+class CommsSmsSchema(Strict):
     """``{to, body}`` or ``{to, template, variables}``."""
 
     to = NUMBER
@@ -38,11 +38,11 @@ class SmsSchema(Strict):
             raise ma.ValidationError("Give either body or template (with variables).", "body")
 
 
-class PreviewSchema(SmsSchema):
+class CommsPreviewSchema(CommsSmsSchema):
     to = fields.String(validate=validate.Length(min=3, max=32), load_default=None)
 
 
-class PreviewAnswerSchema(ma.Schema):
+class CommsPreviewAnswerSchema(ma.Schema):
     body = fields.String()
     encoding = fields.String(metadata={"description": "GSM-7 or UCS-2"})
     segments = fields.Integer()
@@ -50,7 +50,7 @@ class PreviewAnswerSchema(ma.Schema):
     to = fields.String(allow_none=True)
 
 
-class MessageSchema(ma.Schema):
+class CommsMessageSchema(ma.Schema):
     id = fields.UUID()
     direction = fields.String()
     to = fields.String(attribute="to_number")
@@ -72,14 +72,14 @@ class MessageSchema(ma.Schema):
     delivered_at = fields.DateTime(allow_none=True)
 
 
-class MessageFilterSchema(Strict):
+class CommsMessageFilterSchema(Strict):
     direction = fields.String(validate=validate.OneOf(["inbound", "outbound"]))
     status = fields.String(validate=validate.Length(max=16))
     number = fields.String(validate=validate.Length(min=3, max=32))
     customer_id = fields.UUID()
 
 
-class TemplateSchema(ma.Schema):
+class CommsTemplateSchema(ma.Schema):
     name = fields.String()
     body = fields.String()
     description = fields.String(allow_none=True)
@@ -87,29 +87,29 @@ class TemplateSchema(ma.Schema):
     updated_at = fields.DateTime()
 
 
-class TemplateCreateSchema(Strict):
+class CommsTemplateCreateSchema(Strict):
     name = fields.String(required=True, validate=NAME)
     body = fields.String(required=True, validate=validate.Length(min=1, max=1600))
     description = fields.String(validate=validate.Length(max=500), load_default=None)
 
 
-class TemplatePutSchema(Strict):
+class CommsTemplatePutSchema(Strict):
     body = fields.String(required=True, validate=validate.Length(min=1, max=1600))
     description = fields.String(validate=validate.Length(max=500), load_default=None)
 
 
-class OptOutSchema(ma.Schema):
+class CommsOptOutSchema(ma.Schema):
     number = fields.String()
     source = fields.String(metadata={"description": "keyword, staff or provider"})
     keyword = fields.String(allow_none=True)
     created_at = fields.DateTime()
 
 
-class OptOutCreateSchema(Strict):
+class CommsOptOutCreateSchema(Strict):
     number = NUMBER
 
 
-class CallCreateSchema(Strict):
+class CommsCallCreateSchema(Strict):
     to = NUMBER
     assistant_id = fields.String(validate=validate.Length(min=1, max=64), load_default=None)
     customer_id = fields.UUID(load_default=None)
@@ -134,7 +134,7 @@ class CostField(fields.Field):
         return {"amount": amount, "currency": self.CURRENCY, "exact": format(exact.normalize(), "f")}
 
 
-class CallSchema(ma.Schema):
+class CommsCallSchema(ma.Schema):
     id = fields.UUID()
     direction = fields.String()
     to = fields.String(attribute="number", allow_none=True)
@@ -155,7 +155,7 @@ class CallSchema(ma.Schema):
     ended_at = fields.DateTime(allow_none=True)
 
 
-class CallFilterSchema(Strict):
+class CommsCallFilterSchema(Strict):
     status = fields.String(validate=validate.Length(max=16))
     direction = fields.String(validate=validate.OneOf(["inbound", "outbound"]))
     number = fields.String(validate=validate.Length(min=3, max=32))
@@ -163,7 +163,7 @@ class CallFilterSchema(Strict):
     ended_reason = fields.String(validate=validate.Length(max=120))
 
 
-class SetupSchema(ma.Schema):
+class CommsSetupSchema(ma.Schema):
     twilio_status_callback = fields.String()
     twilio_inbound = fields.String()
     vapi_server_url = fields.String()
