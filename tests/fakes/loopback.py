@@ -48,8 +48,14 @@ class LoopbackServer:
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        recorded = Recorded(time.time(), request.method, request.path, dict(request.headers),
-                            request.form.to_dict(), request.get_json(silent=True))
+        recorded = Recorded(
+            time.time(),
+            request.method,
+            request.path,
+            dict(request.headers),
+            request.form.to_dict(),
+            request.get_json(silent=True),
+        )
         with self.lock:
             self.requests.append(recorded)
         response = self.handle(request, recorded)

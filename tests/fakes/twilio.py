@@ -56,8 +56,12 @@ class FakeTwilio(LoopbackServer):
             return [r for r in self.requests if r.extra.get("sid")]
 
     def _error(self, status: int, code: int, message: str) -> Response:
-        body = {"code": code, "message": message, "status": status,
-                "more_info": f"https://www.twilio.com/docs/errors/{code}"}
+        body = {
+            "code": code,
+            "message": message,
+            "status": status,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        }
         return Response(json.dumps(body), status, content_type="application/json")
 
     def _authorised(self, request: Request, account: str) -> bool:
@@ -87,11 +91,19 @@ class FakeTwilio(LoopbackServer):
         recorded.extra["sid"] = sid
         form = recorded.form
         body: dict[str, Any] = {
-            "sid": sid, "account_sid": account, "to": form.get("To"), "from": form.get("From"),
-            "messaging_service_sid": form.get("MessagingServiceSid"), "body": form.get("Body"),
+            "sid": sid,
+            "account_sid": account,
+            "to": form.get("To"),
+            "from": form.get("From"),
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "body": form.get("Body"),
             "status": "accepted" if form.get("MessagingServiceSid") else "queued",
-            "num_segments": "1", "direction": "outbound-api", "api_version": "2010-04-01",
-            "date_created": "Tue, 24 Nov 2026 10:00:00 +0000", "price": None, "error_code": None,
+            "num_segments": "1",
+            "direction": "outbound-api",
+            "api_version": "2010-04-01",
+            "date_created": "Tue, 24 Nov 2026 10:00:00 +0000",
+            "price": None,
+            "error_code": None,
             "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
         }
         return Response(json.dumps(body), 201, content_type="application/json")

@@ -41,8 +41,14 @@ class FakeVapi(LoopbackServer):
             return _json({"message": "Not Found", "statusCode": 404}, 404)
         key = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if key not in self.api_keys:
-            return _json({"message": "Invalid Key. Hot tip, you may be using the private key "
-                          "instead of the public key, or vice versa.", "statusCode": 401}, 401)
+            return _json(
+                {
+                    "message": "Invalid Key. Hot tip, you may be using the private key "
+                    "instead of the public key, or vice versa.",
+                    "statusCode": 401,
+                },
+                401,
+            )
         with self.lock:
             failure = self._failures.popleft() if self._failures else None
         if failure:
@@ -53,11 +59,21 @@ class FakeVapi(LoopbackServer):
         call_id = str(uuid.uuid4())
         recorded.extra["call_id"] = call_id
         now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
-        return _json({"id": call_id, "orgId": str(uuid.uuid4()), "createdAt": now, "updatedAt": now,
-                      "type": "outboundPhoneCall", "status": "queued",
-                      "assistantId": body["assistantId"], "phoneNumberId": body.get("phoneNumberId"),
-                      "customer": body["customer"], "assistantOverrides": body.get("assistantOverrides")},
-                     201)
+        return _json(
+            {
+                "id": call_id,
+                "orgId": str(uuid.uuid4()),
+                "createdAt": now,
+                "updatedAt": now,
+                "type": "outboundPhoneCall",
+                "status": "queued",
+                "assistantId": body["assistantId"],
+                "phoneNumberId": body.get("phoneNumberId"),
+                "customer": body["customer"],
+                "assistantOverrides": body.get("assistantOverrides"),
+            },
+            201,
+        )
 
 
 def _json(body: object, status: int) -> Response:

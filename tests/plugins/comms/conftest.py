@@ -73,8 +73,12 @@ def fake_vapi(vapi_server: FakeVapi, monkeypatch: pytest.MonkeyPatch) -> FakeVap
 def config(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "twilio": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN, "from_number": SENDER},
-        "vapi": {"api_key": VAPI_KEY, "assistant_id": "asst-default", "phone_number_id": "pn-1",
-                 "webhook_secret": VAPI_SECRET},
+        "vapi": {
+            "api_key": VAPI_KEY,
+            "assistant_id": "asst-default",
+            "phone_number_id": "pn-1",
+            "webhook_secret": VAPI_SECRET,
+        },
         "sms_per_second": 100,
     }
     base.update(overrides)
@@ -115,9 +119,16 @@ def sent_message(api: Api, account: Account, **kwargs: Any) -> dict[str, Any]:
     return api.get(f"{COMMS}/messages/{resp.get_json()['id']}", account).get_json()  # type: ignore[no-any-return]
 
 
-def twilio_post(api: Api, path: str, form: dict[str, str], *, url: str | None = None,
-                token: str = AUTH_TOKEN, signature: str | None = None,
-                headers: dict[str, str] | None = None) -> TestResponse:
+def twilio_post(
+    api: Api,
+    path: str,
+    form: dict[str, str],
+    *,
+    url: str | None = None,
+    token: str = AUTH_TOKEN,
+    signature: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> TestResponse:
     """POST ``form`` to ``path`` signed as Twilio signs it for ``url`` (default: the URL hit)."""
     signed_for = url or HOST + path
     sig = signature if signature is not None else RequestValidator(token).compute_signature(signed_for, form)
@@ -125,19 +136,35 @@ def twilio_post(api: Api, path: str, form: dict[str, str], *, url: str | None = 
 
 
 def status(api: Api, tid: str, sid: str, value: str, **extra: str) -> TestResponse:
-    form = {"MessageSid": sid, "MessageStatus": value, "AccountSid": ACCOUNT_SID, "SmsSid": sid,
-            "To": CUSTOMER, "From": SENDER, "ApiVersion": "2010-04-01", **extra}
+    form = {
+        "MessageSid": sid,
+        "MessageStatus": value,
+        "AccountSid": ACCOUNT_SID,
+        "SmsSid": sid,
+        "To": CUSTOMER,
+        "From": SENDER,
+        "ApiVersion": "2010-04-01",
+        **extra,
+    }
     return twilio_post(api, f"{HOOKS}/twilio/{tid}/status", form)
 
 
 def inbound(api: Api, tid: str, body: str, from_: str = CUSTOMER, sid: str | None = None) -> TestResponse:
-    form = {"MessageSid": sid or "SM" + uuid.uuid4().hex, "AccountSid": ACCOUNT_SID, "From": from_,
-            "To": SENDER, "Body": body, "NumMedia": "0", "ApiVersion": "2010-04-01"}
+    form = {
+        "MessageSid": sid or "SM" + uuid.uuid4().hex,
+        "AccountSid": ACCOUNT_SID,
+        "From": from_,
+        "To": SENDER,
+        "Body": body,
+        "NumMedia": "0",
+        "ApiVersion": "2010-04-01",
+    }
     return twilio_post(api, f"{HOOKS}/twilio/{tid}/inbound", form)
 
 
-def vapi_post(api: Api, tid: str, message: dict[str, Any], *, secret: str = VAPI_SECRET,
-              how: str = "hmac") -> TestResponse:
+def vapi_post(
+    api: Api, tid: str, message: dict[str, Any], *, secret: str = VAPI_SECRET, how: str = "hmac"
+) -> TestResponse:
     """A Vapi server message, authenticated as a Vapi credential of kind ``how`` would."""
     body = json.dumps({"message": message}).encode()
     headers = {"Content-Type": "application/json"}

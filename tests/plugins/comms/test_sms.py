@@ -46,7 +46,9 @@ def test_429_and_5xx_are_retried_with_back_off(api: Api, owner: Account, fake_tw
     assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.2  # back-off doubles
 
 
-def test_a_permanent_error_is_stored_and_not_retried(api: Api, owner: Account, fake_twilio: FakeTwilio) -> None:
+def test_a_permanent_error_is_stored_and_not_retried(
+    api: Api, owner: Account, fake_twilio: FakeTwilio
+) -> None:
     fake_twilio.refuse(CUSTOMER, 21610)
     message = sent_message(api, owner)
     assert message["status"] == "failed" and message["error_code"] == 21610
@@ -65,16 +67,29 @@ def test_giving_up_after_the_last_retry(api: Api, owner: Account, fake_twilio: F
 
 
 def test_templates_render_in_a_sandbox(api: Api, owner: Account, fake_twilio: FakeTwilio) -> None:
-    resp = api.post(f"{COMMS}/templates", owner, json={"name": "reminder", "body": "Hi {{ name }}, {{ when }}"})
+    resp = api.post(
+        f"{COMMS}/templates", owner, json={"name": "reminder", "body": "Hi {{ name }}, {{ when }}"}
+    )
     assert resp.status_code == 201
     resp = api.post(
-        f"{COMMS}/sms", owner, json={"to": CUSTOMER, "template": "reminder",
-                                     "variables": {"name": "Tendai", "when": "Friday 10:00"}})
+        f"{COMMS}/sms",
+        owner,
+        json={
+            "to": CUSTOMER,
+            "template": "reminder",
+            "variables": {"name": "Tendai", "when": "Friday 10:00"},
+        },
+    )
     assert resp.status_code == 202 and resp.get_json()["body"] == "Hi Tendai, Friday 10:00"
     assert resp.get_json()["template"] == "reminder"
     before = row_counts(api.app)
-    problem = assert_problem(api.post(f"{COMMS}/sms", owner, json={
-        "to": CUSTOMER, "template": "reminder", "variables": {"name": "x"}}), 422, "validation-error")
+    problem = assert_problem(
+        api.post(
+            f"{COMMS}/sms", owner, json={"to": CUSTOMER, "template": "reminder", "variables": {"name": "x"}}
+        ),
+        422,
+        "validation-error",
+    )
     assert "when" in problem["detail"]
     evil = api.put(f"{COMMS}/templates/evil", owner, json={"body": "{{ ''.__class__.__mro__ }}"})
     assert evil.status_code == 200
@@ -93,13 +108,20 @@ def test_segments_are_counted_before_sending(api: Api, owner: Account) -> None:
 
     assert preview("a" * 160)["segments"] == 1
     assert preview("a" * 161)["segments"] == 2
-    assert preview("€" * 80) == {"body": "€" * 80, "encoding": "GSM-7", "segments": 1, "units": 160,
-                                 "to": None}
+    assert preview("€" * 80) == {
+        "body": "€" * 80,
+        "encoding": "GSM-7",
+        "segments": 1,
+        "units": 160,
+        "to": None,
+    }
     assert preview("Hello ✓")["encoding"] == "UCS-2"
     assert preview("✓" * 71)["segments"] == 2
 
 
-def test_bad_input_is_refused_and_nothing_is_stored(api: Api, owner: Account, fake_twilio: FakeTwilio) -> None:
+def test_bad_input_is_refused_and_nothing_is_stored(
+    api: Api, owner: Account, fake_twilio: FakeTwilio
+) -> None:
     url = f"{COMMS}/sms"
     assert_rejected(api, "POST", url, owner, {"to": "12345", "body": "x"}, "/to")
     assert_rejected(api, "POST", url, owner, {"to": "+1 555 0000 00", "body": "x"}, "/to")
