@@ -58,6 +58,12 @@ def _fail(message: Message, error: str, code: int | None = None) -> str:
     return "failed"
 
 
+def _message(message_id: str) -> Message:
+    found = db.session.get(Message, uuid.UUID(message_id))
+    assert found is not None  # messages are never deleted
+    return found
+
+
 def send_sms(message_id: str, tenant_id: uuid.UUID) -> str:
     message = db.session.get(Message, uuid.UUID(message_id))
     if message is None or message.status != "queued" or message.provider_sid:
@@ -68,12 +74,13 @@ def send_sms(message_id: str, tenant_id: uuid.UUID) -> str:
     if services.opted_out(message.to_number):
         return _fail(message, "The recipient opted out (STOP) before the text left.")
     to, body, callback = message.to_number, message.body, status_callback_url(tenant_id)
-    twilio = dict(settings.twilio)
+    sender = twilio_client.Sender(dict(settings.twilio))
     db.session.commit()  # no transaction held open while waiting for a slot or for Twilio
     ratelimit.limiter(current_app).acquire(tenant_id, settings.sms_per_second)
-    sent, error, attempts = with_retries(lambda: twilio_client.send(twilio, to, body, callback), "sms")
-    message = db.session.get(Message, uuid.UUID(message_id))
-    assert message is not None
+    if services.opted_out(to):  # a STOP may have come in while we waited
+        return _fail(_message(message_id), "The recipient opted out (STOP) before the text left.")
+    sent, error, attempts = with_retries(lambda: sender.send(to, body, callback), "sms")
+    message = _message(message_id)
     message.attempts += attempts
     if sent is None:
         assert error is not None
