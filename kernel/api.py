@@ -10,7 +10,7 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
   the payload)
 * auth: :func:`auth_required`, :func:`current_principal`, :class:`Principal`
 * errors and HTTP helpers: :func:`problem`, :class:`Problem`, :func:`paginate`,
-  :func:`audit_describe`, :func:`public_tenant`
+  :func:`audit_describe`, :func:`audit_skip`, :func:`public_tenant`
 * migrations: :func:`enable_tenant_rls`, :func:`disable_tenant_rls`
 * services: :func:`plugin_config`, :func:`mailer`, :func:`tenant_hook`, :func:`storage`,
   :func:`broadcast` (cross-process cache invalidation), :func:`after_commit`,
@@ -33,6 +33,7 @@ from flask import Flask, current_app
 
 from kernel import db as _db
 from kernel.audit import describe as audit_describe
+from kernel.audit import skip as audit_skip
 from kernel.auth import Principal, auth_required, current_principal
 from kernel.broadcast import Broadcast
 from kernel.db import Base, TenantOwned, db, utcnow
@@ -56,6 +57,7 @@ __all__ = [
     "add_public_responder",
     "after_commit",
     "audit_describe",
+    "audit_skip",
     "auth_required",
     "broadcast",
     "current_principal",

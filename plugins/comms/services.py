@@ -274,19 +274,45 @@ def record_status(sid: str, status: str, error_code: str | None) -> str:
 
     Returns ``duplicate``, ``applied``, ``stale`` (older than what we know) or
     ``pending`` (the send job has not stored the SID yet: it applies it when it does).
+    The hot path is two statements: the dedupe insert and one guarded UPDATE.
     """
     if status not in STATUS_RANK:
         raise InvalidText(f"Unknown MessageStatus {status!r}.", "/MessageStatus")
     code = _int(error_code)
     if not _insert_callback(sid, status, code):
         return "duplicate"
+    if _advance_by_sid(sid, status, code):
+        return "applied"
+    if db.session.scalar(sa.select(Message.id).where(Message.provider_sid == sid)) is not None:
+        return "stale"
+    lock_sid(sid)  # serialises with the send job storing this SID (see jobs.py)
     message = _by_sid(sid)
     if message is None:
-        lock_sid(sid)  # serialises with the send job storing this SID (see jobs.py)
-        message = _by_sid(sid)
-        if message is None:
-            return "pending"
+        return "pending"
     return "applied" if advance(message, status, code, _error_text(code)) else "stale"
+
+
+def _rank(column: Any) -> Any:
+    return sa.case(STATUS_RANK, value=column, else_=-1)
+
+
+def _advance_by_sid(sid: str, status: str, code: int | None) -> bool:
+    """``advance`` as one UPDATE … WHERE the stored status ranks lower; emits on change."""
+    now = utcnow()
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if code is not None:
+        values.update(error_code=code, error_message=_error_text(code))
+    if status == "delivered":
+        values["delivered_at"] = now
+    row = db.session.execute(
+        sa.update(Message).where(Message.provider_sid == sid, _rank(Message.status) < STATUS_RANK[status])
+        .values(**values).returning(Message.id, Message.ref, Message.error_code)
+        .execution_options(synchronize_session=False)).first()
+    if row is None:
+        return False
+    emit("comms.sms.updated", {"message_id": str(row.id), "status": status, "ref": row.ref,
+                               "error_code": row.error_code})
+    return True
 
 
 def apply_recorded(message: Message) -> None:
