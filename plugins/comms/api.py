@@ -160,6 +160,7 @@ class TemplateItem(MethodView):
     @auth_required("comms.send")
     @blp.arguments(CommsTemplatePutSchema)
     @blp.response(200, CommsTemplateSchema)
+    @blp.alt_response(422, description="Not a template name, or the body does not parse")
     @domain_errors
     def put(self, data: dict[str, Any], name: str) -> Template:
         """Create or replace the template ``name``."""
@@ -205,6 +206,7 @@ class OptOuts(MethodView):
 class OptOutItem(MethodView):
     @auth_required("comms.read")
     @blp.response(200, CommsOptOutSchema)
+    @blp.alt_response(422, description="Not a phone number")
     @domain_errors
     def get(self, number: str) -> OptOut:
         """Whether ``number`` (E.164, the + optional) opted out; 404 when it did not."""
@@ -215,6 +217,7 @@ class OptOutItem(MethodView):
 
     @auth_required("comms.send")
     @blp.response(204)
+    @blp.alt_response(422, description="Not a phone number")
     @domain_errors
     def delete(self, number: str) -> None:
         """Text ``number`` again (only when the person asked to be: they may also text START)."""

@@ -18,6 +18,7 @@ import phonenumbers
 import sqlalchemy as sa
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from sqlalchemy.exc import IntegrityError
 
 from kernel.api import db, emit, enqueue, utcnow
 from plugins.comms import people, segments
@@ -220,8 +221,13 @@ def queue_sms(settings: Settings, to: str, text: str, *, template: str | None = 
                       status="queued", segments=counted.count, encoding=counted.encoding,
                       customer_id=customer_id or people.customer_for_phone(number), ref=ref,
                       created_by=actor, idempotency_key=idempotency_key)
-    db.session.add(message)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # a concurrent twin with the same key: answer its message
+            db.session.add(message)
+    except IntegrityError:
+        found = db.session.scalars(
+            sa.select(Message).where(Message.idempotency_key == idempotency_key)).one()
+        return found, False
     enqueue("comms.send_sms", key=f"comms.sms:{message.id}", message_id=str(message.id))
     return message, True
 
@@ -382,7 +388,13 @@ def receive(sid: str, from_: str, to: str, body: str) -> tuple[Message, str | No
                       status="received", provider_sid=sid, segments=segments.count(body).count,
                       encoding=segments.count(body).encoding,
                       customer_id=people.customer_for_phone(sender))
-    db.session.add(message)
+    try:
+        with db.session.begin_nested():  # Twilio retrying while the first is being stored
+            db.session.add(message)
+    except IntegrityError:
+        found = _by_sid(sid)
+        assert found is not None
+        return found, kind
     if kind == "stop":
         opt_out(sender, "keyword", body.strip().upper()[:32])
     elif kind == "start":

@@ -57,8 +57,14 @@ def _field(form: dict[str, str], name: str, max_length: int = 64) -> str:
     return value
 
 
+SIGNED = "The signature does not match this tenant's credentials"
+INVALID = "Signed, but a required field is missing or invalid; nothing stored"
+
+
 @blp.post("/twilio/<uuid:endpoint>/status")
 @blp.response(204)
+@blp.alt_response(403, description=SIGNED)
+@blp.alt_response(422, description=INVALID)
 @domain_errors
 def twilio_status(endpoint: uuid.UUID) -> None:
     """Twilio's status callback for a text we sent (``MessageSid``, ``MessageStatus``)."""
@@ -69,7 +75,9 @@ def twilio_status(endpoint: uuid.UUID) -> None:
 
 
 @blp.post("/twilio/<uuid:endpoint>/inbound")
-@blp.response(200)
+@blp.response(200, content_type="text/xml", description="TwiML")
+@blp.alt_response(403, description=SIGNED)
+@blp.alt_response(422, description=INVALID)
 @domain_errors
 def twilio_inbound(endpoint: uuid.UUID) -> Response:
     """A text to the tenant's number: stored, STOP/START/HELP honoured; answered in TwiML."""
@@ -86,6 +94,9 @@ def twilio_inbound(endpoint: uuid.UUID) -> Response:
 
 @blp.post("/vapi/<uuid:endpoint>")
 @blp.response(200)
+@blp.alt_response(403, description=SIGNED)
+@blp.alt_response(413, description="Larger than 256 KiB")
+@blp.alt_response(422, description=INVALID)
 @domain_errors
 def vapi(endpoint: uuid.UUID) -> Any:
     """Vapi's server messages: status-update, end-of-call-report, assistant-request."""
