@@ -9,7 +9,6 @@ leaves from a job. ``Idempotency-Key`` on a send answers the first result again.
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -53,7 +52,6 @@ blp = Blueprint("comms", __name__, url_prefix="/api/v1/comms",
 IDEMPOTENCY = [{"in": "header", "name": "Idempotency-Key", "required": False,
                 "schema": {"type": "string", "maxLength": 255},
                 "description": "the same key again answers the first result; nothing new is sent"}]
-TEMPLATE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
 def _settings() -> services.Settings:
@@ -73,7 +71,7 @@ def _idempotency_key() -> str | None:
 
 @blp.post("/sms")
 @auth_required("comms.send")
-@blp.arguments(CommsSmsSchema)
+@blp.arguments(CommsSmsSchema, example={"to": "+263771234567", "body": "See you at 10:00"})
 @blp.doc(parameters=IDEMPOTENCY)
 @blp.response(202, CommsMessageSchema)
 @blp.alt_response(409, description="opted-out (the number replied STOP) or comms-not-configured")
@@ -160,12 +158,10 @@ class TemplateItem(MethodView):
     @auth_required("comms.send")
     @blp.arguments(CommsTemplatePutSchema)
     @blp.response(200, CommsTemplateSchema)
-    @blp.alt_response(422, description="Not a template name, or the body does not parse")
+    @blp.alt_response(422, description="The body does not parse")
     @domain_errors
     def put(self, data: dict[str, Any], name: str) -> Template:
-        """Create or replace the template ``name``."""
-        if not TEMPLATE_NAME.match(name):
-            raise services.InvalidText("Use 1-64 lowercase letters, digits, '.', '_' or '-'.", "/name")
+        """Replace the template ``name`` (create templates with POST)."""
         template = services.save_template(name, data["body"], data["description"], create=False)
         db.session.commit()
         audit_describe("comms.template.put", "template", name)
@@ -191,7 +187,7 @@ class OptOuts(MethodView):
         return paginate(services.opt_outs_query(), pagination_parameters)
 
     @auth_required("comms.send")
-    @blp.arguments(CommsOptOutCreateSchema)
+    @blp.arguments(CommsOptOutCreateSchema, example={"number": "+263771234567"})
     @blp.response(201, CommsOptOutSchema)
     @domain_errors
     def post(self, data: dict[str, Any]) -> OptOut:
@@ -245,7 +241,7 @@ class Calls(MethodView):
         return paginate(voice.calls_query(**filters), pagination_parameters)
 
     @auth_required("comms.send")
-    @blp.arguments(CommsCallCreateSchema)
+    @blp.arguments(CommsCallCreateSchema, example={"to": "+263771234567"})
     @blp.doc(parameters=IDEMPOTENCY)
     @blp.response(202, CommsCallSchema)
     @blp.alt_response(409, description="comms-not-configured: no Vapi key or phone number")

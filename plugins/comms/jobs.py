@@ -24,7 +24,7 @@ from plugins.comms.models import Call, Message
 from plugins.comms.providers import Permanent, ProviderError, Transient
 
 log = logging.getLogger("plugboard.comms")
-BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)  # seconds before each retry of a transient failure
+BACKOFF = (1.0, 2.0, 4.0, 8.0)  # seconds before each retry; 15 s in all, then the text fails
 T = TypeVar("T")
 
 

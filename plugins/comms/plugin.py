@@ -65,6 +65,13 @@ plugin_info = PluginInfo(
     config_schema={
         "type": "object",
         "additionalProperties": False,
+        "examples": [{  # Twilio's test credentials format; Vapi ids as its dashboard shows them
+            "twilio": {"account_sid": "AC" + "0" * 32, "auth_token": "example-token",
+                       "from_number": "+15005550006"},
+            "vapi": {"api_key": "example-key", "assistant_id": "example-assistant",
+                     "phone_number_id": "example-number", "webhook_secret": "example-secret"},
+            "sms_per_second": 1,
+        }],
         "properties": {
             "twilio": TWILIO,
             "vapi": VAPI,

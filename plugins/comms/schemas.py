@@ -12,7 +12,7 @@ from marshmallow import fields, validate
 NAME = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$",
                        error="Use 1-64 lowercase letters, digits, '.', '_' or '-'.")
 NUMBER = fields.String(required=True, validate=validate.Length(min=3, max=32),
-                       metadata={"description": "E.164, e.g. +263771234567"})
+                       metadata={"description": "E.164, e.g. +263771234567", "example": "+263771234567"})
 VARIABLES = fields.Dict(keys=fields.String(validate=validate.Length(max=64)), load_default=dict,
                         metadata={"description": "values for the template's placeholders"})
 
@@ -26,7 +26,7 @@ class CommsSmsSchema(Strict):
     """``{to, body}`` or ``{to, template, variables}``."""
 
     to = NUMBER
-    body = fields.String(validate=validate.Length(min=1, max=1600))
+    body = fields.String(validate=validate.Length(min=1, max=1600), metadata={"example": "See you at 10:00"})
     template = fields.String(validate=NAME)
     variables = VARIABLES
     customer_id = fields.UUID(load_default=None)

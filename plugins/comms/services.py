@@ -137,11 +137,13 @@ def templates_query() -> sa.Select[tuple[Template]]:
 
 
 def save_template(name: str, body: str, description: str | None, *, create: bool) -> Template:
-    """Create (``create``: 409 when taken) or create-or-replace template ``name``."""
+    """Create (``create``: 409 when taken) or replace (404 when missing) template ``name``."""
     check_template(body)
     found = db.session.scalars(sa.select(Template).where(Template.name == name)).one_or_none()
     if found is not None and create:
         raise NameTaken(f"A template named {name!r} exists; PUT it to replace it.")
+    if found is None and not create:
+        raise NotFound(f"No template named {name!r}; POST /api/v1/comms/templates creates one.")
     if found is None:
         found = Template(name=name, body=body, description=description)
         db.session.add(found)

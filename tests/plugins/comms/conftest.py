@@ -57,7 +57,7 @@ def fake_twilio(twilio_server: FakeTwilio, monkeypatch: pytest.MonkeyPatch) -> F
     twilio_server.reset()
     twilio_server.accounts[ACCOUNT_SID] = AUTH_TOKEN
     monkeypatch.setenv(TWILIO_API_URL_VAR, twilio_server.url)
-    monkeypatch.setattr(jobs, "BACKOFF", (0.05, 0.1, 0.2, 0.4, 0.8))  # the real one waits seconds
+    monkeypatch.setattr(jobs, "BACKOFF", (0.05, 0.1, 0.2, 0.4))  # the real one waits seconds
     return twilio_server
 
 
@@ -66,7 +66,7 @@ def fake_vapi(vapi_server: FakeVapi, monkeypatch: pytest.MonkeyPatch) -> FakeVap
     vapi_server.reset()
     vapi_server.api_keys.add(VAPI_KEY)
     monkeypatch.setenv(VAPI_API_URL_VAR, vapi_server.url)
-    monkeypatch.setattr(jobs, "BACKOFF", (0.05, 0.1, 0.2, 0.4, 0.8))
+    monkeypatch.setattr(jobs, "BACKOFF", (0.05, 0.1, 0.2, 0.4))
     return vapi_server
 
 
