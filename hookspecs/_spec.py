@@ -189,3 +189,10 @@ def plugboard_refund_payment(
     tenant_id: uuid.UUID, payment_id: str, amount: int | None, reason: str | None
 ) -> Mapping[str, Any] | None:
     """Refund a succeeded payment (all, or ``amount`` minor units): ``{"refund_id", ...}``. Since 1.1."""
+
+
+@hookspec(firstresult=True)
+def plugboard_send_sms(
+    tenant_id: uuid.UUID, to: str, body: str, ref: str | None
+) -> Mapping[str, Any] | None:
+    """Queue a text to ``to``: ``{"message_id", "status"}``, or raise PluginRefusal. Since 1.1."""

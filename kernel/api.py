@@ -14,12 +14,13 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
   (who to record as the actor), :class:`Principal`
 * errors and HTTP helpers: :func:`problem`, :class:`Problem`, :func:`validation_problem`
   and :func:`field_error` (422 with field errors), :func:`paginate`,
-  :func:`audit_describe`, :func:`public_tenant`
+  :func:`audit_describe`, :func:`audit_skip` (1.1: no audit row, e.g. webhooks), :func:`public_tenant`
 * migrations: :func:`enable_tenant_rls`, :func:`disable_tenant_rls`
 * services: :func:`plugin_config`, :func:`mailer`, :func:`tenant_hook`, :func:`storage`,
   :func:`broadcast` (cross-process cache invalidation), :func:`after_commit`,
   :func:`page_components`, :func:`add_demo_seeder`, :func:`emit` (domain events of the
-  tenant in scope), :func:`enqueue` (jobs after commit), :func:`public_url`
+  tenant in scope), :func:`enqueue` (jobs after commit), :func:`public_url`,
+  :func:`redis_config` (1.1: shared counters such as a send rate)
 * public files: :func:`public_asset_key`, :func:`public_asset_url`; :func:`public_url` (1.1)
 * storefront fast path: :func:`add_public_responder`, :class:`EdgeResponse`
 * events and jobs (1.1): :func:`emit`, :func:`enqueue`, :class:`EventNameError`
@@ -54,6 +55,7 @@ from kernel.identity.customers import Customer, customer_by_phone, find_or_creat
 from kernel.problems import Problem, field_error, problem, validation_problem
 from kernel.registry.gates import enter_tenant
 from kernel.runtime.audit import describe as audit_describe
+from kernel.runtime.audit import skip as audit_skip
 from kernel.runtime.broadcast import Broadcast
 from kernel.runtime.mail import Mailer
 from kernel.runtime.plugin_calls import EventNameError, emit, enqueue
@@ -78,6 +80,7 @@ __all__ = [
     "add_public_responder",
     "after_commit",
     "audit_describe",
+    "audit_skip",
     "auth_required",
     "broadcast",
     "current_customer",
@@ -104,6 +107,7 @@ __all__ = [
     "public_asset_url",
     "public_tenant",
     "public_url",
+    "redis_config",
     "require_permission",
     "storage",
     "tenant_hook",
@@ -214,3 +218,14 @@ def public_url(path: str = "") -> str:
     """
     base = public_base_url()
     return base + ("/" + path.lstrip("/") if path else "")
+
+
+def redis_config(app: Flask | None = None) -> tuple[str, str]:
+    """``(url, namespace)`` of the Redis every process shares; url is ``""`` in embedded mode.
+
+    Prefix your keys with the namespace. Without Redis keep such state in process memory.
+
+    .. versionadded:: 1.1
+    """
+    settings = kernel_services(app).settings
+    return str(settings.redis_url or ""), str(settings.redis_namespace)

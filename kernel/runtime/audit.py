@@ -50,7 +50,10 @@ def describe(
 
 
 def skip() -> None:
-    """This call is not worth an audit row (e.g. a token refresh)."""
+    """This call is not worth an audit row (e.g. a token refresh, a provider's webhook).
+
+    .. versionadded:: 1.1 in :mod:`kernel.api` (as ``audit_skip``)
+    """
     g.audit_skip = True
 
 
