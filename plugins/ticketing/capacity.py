@@ -105,8 +105,8 @@ def availability(type_ids: list[uuid.UUID], now: dt.datetime | None = None) -> d
     """Ticket type → seats left (the tightest of its quotas); None: no quota limits it."""
     membership = quotas_of(type_ids)
     quota_ids = {q for qs in membership.values() for q in qs}
-    sizes = dict(db.session.execute(sa.select(Quota.id, Quota.size).where(Quota.id.in_(quota_ids)))
-                 .tuples()) if quota_ids else {}
+    sizes = {q: n for q, n in db.session.execute(
+        sa.select(Quota.id, Quota.size).where(Quota.id.in_(quota_ids)))} if quota_ids else {}
     in_use = used(quota_ids, now)
     left: dict[uuid.UUID, int | None] = {}
     for type_id in type_ids:
@@ -131,5 +131,5 @@ def sold(event_id: uuid.UUID) -> dict[uuid.UUID, dict[str, int]]:
 
 def type_names(type_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
     ids = list(type_ids)
-    return dict(db.session.execute(sa.select(TicketType.id, TicketType.name)
-                                   .where(TicketType.id.in_(ids))).tuples()) if ids else {}
+    return {t: name for t, name in db.session.execute(
+        sa.select(TicketType.id, TicketType.name).where(TicketType.id.in_(ids)))} if ids else {}

@@ -17,7 +17,7 @@ ERASED_NAME = "Erased customer"
 def _orders(customer_id: uuid.UUID) -> list[tuple[Order, str]]:
     return [(o, title) for o, title in db.session.execute(
         sa.select(Order, Event.title).join(Event, Event.id == Order.event_id)
-        .where(Order.customer_id == customer_id).order_by(Order.created_at)).tuples()]
+        .where(Order.customer_id == customer_id).order_by(Order.created_at))]
 
 
 def timeline(customer_id: uuid.UUID) -> list[dict[str, Any]]:

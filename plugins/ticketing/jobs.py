@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import uuid
 
-import sqlalchemy as sa
-
 from kernel.api import db, mailer
-from plugins.ticketing import documents, money, orders, states
+from plugins.ticketing import capacity, documents, money, orders, states
 from plugins.ticketing.models import Event, Order, TicketType
 
 CONFIRMATION = "ticketing_order_confirmation"
@@ -29,8 +27,7 @@ def send_confirmation(tenant_id: uuid.UUID, order_id: str) -> None:
     event = db.session.get(Event, order.event_id)
     assert event is not None
     tickets = orders.tickets_of(order.id)
-    names = dict(db.session.execute(sa.select(TicketType.id, TicketType.name).where(
-        TicketType.id.in_({t.ticket_type_id for t in tickets}))).tuples())
+    names = capacity.type_names({t.ticket_type_id for t in tickets})
     for ticket in tickets:
         ticket_type = db.session.get(TicketType, ticket.ticket_type_id)
         assert ticket_type is not None

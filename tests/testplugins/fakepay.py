@@ -57,7 +57,8 @@ def plugboard_start_payment(tenant_id: uuid.UUID, kind: str, ref: str, provider:
 
 
 @hookimpl
-def plugboard_refund_payment(payment_id: str, amount: int | None, reason: str | None) -> dict[str, Any] | None:
+def plugboard_refund_payment(payment_id: str, amount: int | None,
+                             reason: str | None) -> dict[str, Any] | None:
     started = STARTED.get(payment_id)
     if started is None:
         return None
