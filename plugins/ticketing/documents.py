@@ -44,7 +44,7 @@ def _when(event: Event) -> str:
 
 
 def render_pdf(event: Event, order: Order, ticket: Ticket, ticket_type: TicketType) -> bytes:
-    pdf = FPDF(format="A5")
+    pdf = FPDF(format=(148, 210))  # A5, in mm
     pdf.set_auto_page_break(False)
     pdf.add_page()
     pdf.set_font("helvetica", "B", 18)
