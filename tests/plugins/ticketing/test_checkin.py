@@ -33,8 +33,9 @@ def test_every_answer(paid_shop: Shop) -> None:
     unpaid = shop.placed("summer-fest", (paid["id"], 1), email="u@example.com")
 
     def unpaid_secret() -> str:
-        from plugins.ticketing import orders
         import uuid
+
+        from plugins.ticketing import orders
         return orders.tickets_of(uuid.UUID(unpaid["id"]))[0].secret
     assert _scan(shop, shop.run(unpaid_secret), "scan-0004")["result"] == "unpaid"
     _other, cancelled_secret = _ticket(shop, free["id"], "c@example.com")

@@ -89,7 +89,8 @@ def test_a_refused_payment_start_releases_the_seats(paid_shop: Shop) -> None:
     shop = paid_shop
     event = shop.event()
     paid = shop.ticket_type(event["id"], "Paid", 2500, capacity=1)
-    body = assert_problem(shop.order("summer-fest", (paid["id"], 1), provider="broken"), 409, "payment-refused")
+    refused = shop.order("summer-fest", (paid["id"], 1), provider="broken")
+    body = assert_problem(refused, 409, "payment-refused")
     assert "not configured" in body["detail"]
     assert shop.placed("summer-fest", (paid["id"], 1))["status"] == "pending"  # the seat is free
 
