@@ -232,3 +232,16 @@ def test_staff_search_cross_tenant_and_attendees(paid_shop: Shop) -> None:
     assert_problem(shop.api.delete(f"{BASE}/events/{event_id}", other), 404)
     assert shop.api.get(f"{BASE}/orders", other).get_json() == []
     drain_jobs(shop.app)
+
+
+def test_the_expiry_job_runs_every_minute_for_each_enabled_tenant(paid_shop: Shop) -> None:
+    shop = paid_shop
+    specs = shop.app.extensions["plugboard.jobs"]
+    assert specs["ticketing.expire_orders"][1].cron == "* * * * *"
+    order = shop.placed("summer-fest", (_event(shop)["id"], 1))
+    _expire(shop, order, run_job=False)
+    with shop.app.app_context():
+        shop.app.extensions["plugboard.jobs_runner"].submit(
+            "kernel.cron", None, None, {"job": "ticketing.expire_orders"})
+    drain_jobs(shop.app)
+    assert _status(shop, order) == "expired"
