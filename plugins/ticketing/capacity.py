@@ -1,16 +1,18 @@
 """Seats: what a quota has left, and the database locks that make selling them safe.
 
-A quota's seats in use are the tickets of its ticket types in orders that hold them:
-paid, or pending and not yet past ``expires_at``. A pending order therefore frees its
-seats the moment it expires, whether or not the expiry job has run yet.
+A quota's seats in use are ``Quota.sold`` (seats of paid orders, a counter changed only
+under the quota's lock) plus the tickets of pending orders not yet past ``expires_at``,
+counted from the few pending orders (index on status and expiry), never from every ticket
+ever sold. A pending order therefore frees its seats the moment it expires, whether or
+not the expiry job has run yet.
 
-Whoever sells seats (a new order, a late payment) first locks every quota involved,
-``SELECT … FOR UPDATE`` in ascending id order, then counts, then writes, and keeps the
-locks until commit. Two buyers of the same quota queue on its row; a fixed order means
-two buyers of overlapping quotas can never deadlock. Nothing else locks quotas, and
-nothing that locks an order row afterwards locks a quota, so the global lock order is
-quotas (by id) → order rows. SQLite ignores ``FOR UPDATE``; there a no-op ``UPDATE`` of
-the quota rows takes the database's single write lock first (SQLite serialises writers).
+Whoever changes seats (a new order, a payment, a cancellation or refund of a paid order)
+first locks every quota involved, ``SELECT … FOR UPDATE`` in ascending id order, then
+counts, then writes, and keeps the locks until commit. Two buyers of the same quota queue
+on its row; a fixed order means two buyers of overlapping quotas never deadlock. Order
+rows are locked only after quotas, so the global lock order is quotas (by id) → order
+rows. SQLite ignores ``FOR UPDATE``; there a no-op ``UPDATE`` of the quota rows takes
+the database's single write lock first (SQLite serialises writers).
 """
 
 from __future__ import annotations
@@ -67,20 +69,57 @@ def lock(quota_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Quota]:
     return {q.id: q for q in rows}
 
 
+def pending(quota_ids: Iterable[uuid.UUID], now: dt.datetime | None = None) -> dict[uuid.UUID, int]:
+    """Quota → seats held by pending orders that have not expired at ``now``."""
+    ids = list(quota_ids)
+    counts = {quota_id: 0 for quota_id in ids}
+    if not ids:
+        return counts
+    rows = db.session.execute(
+        sa.select(QuotaMember.quota_id, sa.func.count(Ticket.id))
+        .select_from(Order)
+        .join(Ticket, Ticket.order_id == Order.id)
+        .join(QuotaMember, QuotaMember.ticket_type_id == Ticket.ticket_type_id)
+        .where(Order.status == states.PENDING, Order.expires_at > (now or utcnow()),
+               QuotaMember.quota_id.in_(ids))
+        .group_by(QuotaMember.quota_id))
+    counts.update({quota_id: int(n) for quota_id, n in rows})
+    return counts
+
+
 def used(quota_ids: Iterable[uuid.UUID], now: dt.datetime | None = None) -> dict[uuid.UUID, int]:
-    """Quota → seats in use at ``now``."""
+    """Quota → seats in use at ``now`` (paid, plus pending and unexpired)."""
     ids = list(quota_ids)
     if not ids:
         return {}
-    rows = db.session.execute(
-        sa.select(QuotaMember.quota_id, sa.func.count(Ticket.id))
-        .join(Ticket, Ticket.ticket_type_id == QuotaMember.ticket_type_id)
+    sold_now = {q: n for q, n in db.session.execute(sa.select(Quota.id, Quota.sold).where(Quota.id.in_(ids)))}
+    held = pending(ids, now)
+    return {q: sold_now.get(q, 0) + held[q] for q in ids}
+
+
+def count_sold(quota_id: uuid.UUID) -> int:
+    """Seats of paid orders in ``quota_id``, counted from the tickets (for a new or
+    re-membered quota, and for checks)."""
+    return int(db.session.scalar(
+        sa.select(sa.func.count(Ticket.id)).select_from(Ticket)
         .join(Order, Order.id == Ticket.order_id)
-        .where(QuotaMember.quota_id.in_(ids), holds(now or utcnow()))
-        .group_by(QuotaMember.quota_id))
-    counts = {quota_id: 0 for quota_id in ids}
-    counts.update({quota_id: int(n) for quota_id, n in rows})
-    return counts
+        .join(QuotaMember, QuotaMember.ticket_type_id == Ticket.ticket_type_id)
+        .where(QuotaMember.quota_id == quota_id, Order.status == states.PAID)) or 0)
+
+
+def add_sold(quantities: Mapping[uuid.UUID, int], sign: int) -> None:
+    """A paid order came (``sign`` 1) or went (-1): move the counters of its quotas.
+
+    The caller holds the quotas' locks (:func:`take` or :func:`lock_for`).
+    """
+    for quota_id, n in needed(quantities, quotas_of(quantities)).items():
+        db.session.execute(sa.update(Quota).where(Quota.id == quota_id)
+                           .values(sold=Quota.sold + sign * n))
+
+
+def lock_for(quantities: Mapping[uuid.UUID, int]) -> dict[uuid.UUID, Quota]:
+    """Lock the quotas that these ticket quantities count against."""
+    return lock(needed(quantities, quotas_of(quantities)))
 
 
 def take(quantities: Mapping[uuid.UUID, int], names: Mapping[uuid.UUID, str]) -> None:
@@ -91,7 +130,8 @@ def take(quantities: Mapping[uuid.UUID, int], names: Mapping[uuid.UUID, str]) ->
     membership = quotas_of(quantities)
     need = needed(quantities, membership)
     locked = lock(need)
-    in_use = used(locked)
+    held = pending(locked)
+    in_use = {q: locked[q].sold + held[q] for q in locked}
     short = [q for q, n in need.items() if q in locked and in_use[q] + n > locked[q].size]
     if not short:
         return

@@ -1,8 +1,8 @@
 """Events, ticket types, quotas, orders, tickets and check-ins.
 
-Capacity is never stored as a counter: a quota's seats in use are counted from the
-tickets of orders that hold them (paid, or pending and not yet past ``expires_at``)
-while the quota rows are locked (see :mod:`.orders`). A ticket type with its own
+A quota's seats in use are its ``sold`` counter (paid orders) plus the tickets of
+pending orders not yet past ``expires_at``, read while the quota rows are locked (see
+:mod:`.capacity`). A ticket type with its own
 ``capacity`` gets a quota of its own (``Quota.ticket_type_id``), so every capacity
 check is a quota check.
 
@@ -84,6 +84,8 @@ class Quota(TenantOwned, Base):
     event_id: Mapped[uuid.UUID] = _event_fk()
     name: Mapped[str] = mapped_column(sa.String(200))
     size: Mapped[int]
+    #: seats of paid orders; changed only under the row's lock (see :mod:`.capacity`)
+    sold: Mapped[int] = mapped_column(default=0)
     #: set for the quota that holds a ticket type's own ``capacity``
     ticket_type_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("ticketing_ticket_types.id", ondelete="CASCADE"), unique=True)

@@ -145,8 +145,24 @@ def event_payload(order: Order, **extra: Any) -> dict[str, Any]:
             "amount": order.total_amount, "currency": order.currency, "status": order.status, **extra}
 
 
+def quantities_of(order_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """Ticket type → tickets of that type in the order."""
+    return {t: int(n) for t, n in db.session.execute(
+        sa.select(Ticket.ticket_type_id, sa.func.count(Ticket.id)).where(Ticket.order_id == order_id)
+        .group_by(Ticket.ticket_type_id))}
+
+
+def locked(order_id: uuid.UUID) -> tuple[Order, dict[uuid.UUID, int]]:
+    """The order's row locked for a change of seats, after its quotas (the lock order)."""
+    quantities = quantities_of(get_order(order_id).id)
+    capacity.lock_for(quantities)
+    return get_order(order_id, lock=True), quantities
+
+
 def mark_paid(order: Order, payment_id: str | None = None, provider: str | None = None) -> None:
+    """pending or expired → paid. The caller holds the order's quota locks."""
     states.move("order", order, states.PAID)
+    capacity.add_sold(quantities_of(order.id), 1)
     order.paid_at = order.updated_at = utcnow()
     if payment_id:
         order.payment_id, order.payment_provider = payment_id, provider
@@ -201,8 +217,11 @@ def tickets_of(order_id: uuid.UUID) -> list[Ticket]:
 
 def cancel(order_id: uuid.UUID, reason: str | None) -> Order:
     """pending or paid → cancelled; the tickets stop admitting. Money moves only by refund."""
-    order = get_order(order_id, lock=True)
+    order, quantities = locked(order_id)
+    was_paid = order.status == states.PAID
     states.move("order", order, states.CANCELLED)
+    if was_paid:
+        capacity.add_sold(quantities, -1)
     order.cancelled_at = order.updated_at = utcnow()
     db.session.flush()
     emit("ticketing.order.cancelled", event_payload(order, reason=reason))

@@ -123,13 +123,10 @@ def on_succeeded(payload: Mapping[str, Any]) -> str:
         return _give_back(order, payment_id, "the amount paid does not match the order")
     if order.status not in (states.PENDING, states.EXPIRED):
         return _give_back(order, payment_id, f"the order is {order.status}")
-    types = capacity.type_names(t.ticket_type_id for t in orders.tickets_of(order.id))
-    quantities: dict[uuid.UUID, int] = {}
-    for ticket in orders.tickets_of(order.id):
-        quantities[ticket.ticket_type_id] = quantities.get(ticket.ticket_type_id, 0) + 1
-    membership = capacity.quotas_of(quantities)
-    capacity.lock(capacity.needed(quantities, membership))  # quotas first, then the order row
-    order = orders.get_order(order.id, lock=True)
+    order, quantities = orders.locked(order.id)  # quotas first, then the order row
+    if order.status == states.PAID and order.payment_id == payment_id:
+        return "already applied"
+    types = capacity.type_names(quantities)
     if order.status == states.PENDING and order.expires_at > utcnow():
         orders.mark_paid(order, payment_id, payload.get("provider"))  # its seats are still held
         return "paid"
@@ -171,19 +168,22 @@ def on_refunded(payload: Mapping[str, Any]) -> str:
     order = _ours(payload)
     if order is None:
         return "not ours"
-    order = orders.get_order(order.id, lock=True)
+    order, quantities = orders.locked(order.id)
     if order.payment_id not in (None, str(payload["payment_id"])):
         return "another payment"  # e.g. a late payment given back: the order is not touched
     total = payload.get("total_refunded")
     order.refunded_amount = (int(total) if total is not None
                              else order.refunded_amount + int(payload.get("amount_refunded", 0)))
     if order.refunded_amount >= order.total_amount and order.status in (states.PAID, states.CANCELLED):
-        _mark_refunded(order, str(payload["payment_id"]))
+        _mark_refunded(order, str(payload["payment_id"]), quantities)
     db.session.flush()
     return "recorded"
 
 
-def _mark_refunded(order: Order, payment_id: str | None) -> None:
+def _mark_refunded(order: Order, payment_id: str | None, quantities: dict[uuid.UUID, int]) -> None:
+    """paid or cancelled → refunded; a paid order's seats go back (its quotas are locked)."""
+    if order.status == states.PAID:
+        capacity.add_sold(quantities, -1)
     states.move("order", order, states.REFUNDED)
     order.refunded_at = order.updated_at = utcnow()
     emit("ticketing.order.refunded", orders.event_payload(order, payment_id=payment_id))
@@ -194,13 +194,13 @@ def _mark_refunded(order: Order, payment_id: str | None) -> None:
 
 def refund(order_id: uuid.UUID, reason: str | None) -> Order:
     """paid (or cancelled after paying) → refunded, the money returned through payments."""
-    order = orders.get_order(order_id, lock=True)
+    order, quantities = orders.locked(order_id)
     states.check("order", order.status, states.REFUNDED)
     if order.status == states.CANCELLED and order.paid_at is None:
         raise states.IllegalTransition("order", "cancelled (never paid)", states.REFUNDED)
     if order.total_amount > 0 and order.payment_id:
         _ask_refund(order, reason)
-    _mark_refunded(order, order.payment_id)
+    _mark_refunded(order, order.payment_id, quantities)
     db.session.flush()
     return order
 

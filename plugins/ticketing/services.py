@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from kernel.api import db, utcnow
-from plugins.ticketing import cache, money, states
+from plugins.ticketing import cache, capacity, money, states
 from plugins.ticketing.errors import InUse, Invalid, NotFound, SlugTaken
 from plugins.ticketing.models import (
     CheckinList,
@@ -218,6 +218,8 @@ def _sync_own_quota(tenant_id: uuid.UUID, row: TicketType) -> None:
         db.session.add(own)
         db.session.flush()
         db.session.add(QuotaMember(tenant_id=tenant_id, quota_id=own.id, ticket_type_id=row.id))
+        db.session.flush()
+        own.sold = capacity.count_sold(own.id)
     own.size = row.capacity
     db.session.flush()
 
@@ -269,6 +271,8 @@ def create_quota(tenant_id: uuid.UUID, event_id: uuid.UUID, data: dict[str, Any]
     db.session.add_all(QuotaMember(tenant_id=tenant_id, quota_id=quota.id, ticket_type_id=t)
                        for t in type_ids)
     db.session.flush()
+    quota.sold = capacity.count_sold(quota.id)  # types already sold count against it
+    db.session.flush()
     cache.announce(tenant_id)
     return quota
 
@@ -277,11 +281,14 @@ def update_quota(tenant_id: uuid.UUID, event_id: uuid.UUID, quota_id: uuid.UUID,
                  changes: dict[str, Any]) -> Quota:
     """Rename, resize or re-member a quota. Shrinking below what is sold stops sales only."""
     quota = get_quota(event_id, quota_id)
+    capacity.lock([quota.id])  # sales of its types wait until the new members are in
     if "ticket_types" in changes:
         type_ids = _types_of_event(event_id, changes.pop("ticket_types"), "ticket_types")
         db.session.execute(sa.delete(QuotaMember).where(QuotaMember.quota_id == quota.id))
         db.session.add_all(QuotaMember(tenant_id=tenant_id, quota_id=quota.id, ticket_type_id=t)
                            for t in type_ids)
+        db.session.flush()
+        quota.sold = capacity.count_sold(quota.id)
     for key, value in changes.items():
         setattr(quota, key, value)
     db.session.flush()

@@ -116,6 +116,7 @@ def upgrade() -> None:
     sa.Column('event_id', sa.Uuid(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('sold', sa.Integer(), nullable=False),
     sa.Column('ticket_type_id', sa.Uuid(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('tenant_id', sa.Uuid(), nullable=False),

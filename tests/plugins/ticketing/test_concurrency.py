@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 from kernel.db import db
 from kernel.tenancy import tenant_scope
 from plugins.ticketing import capacity, orders, paying
-from plugins.ticketing.models import Order, Ticket
+from plugins.ticketing.models import Order, Quota, Ticket
 from tests.plugins.ticketing.conftest import PUBLIC, Shop
 from tests.testplugins import fakepay
 
@@ -74,8 +74,11 @@ def _together(jobs: list[Callable[[], Any]]) -> list[Any]:
 
 
 def _held(shop: Shop, quota_id: str) -> int:
+    """Seats in use; the paid-seat counter must agree with the tickets."""
     def count() -> int:
-        return capacity.used([uuid.UUID(quota_id)])[uuid.UUID(quota_id)]
+        quota = db.session.get(Quota, uuid.UUID(quota_id))
+        assert quota is not None and quota.sold == capacity.count_sold(quota.id)
+        return capacity.used([quota.id])[quota.id]
     return int(shop.run(count))
 
 
