@@ -107,12 +107,16 @@ def count_sold(quota_id: uuid.UUID) -> int:
         .where(QuotaMember.quota_id == quota_id, Order.status == states.PAID)) or 0)
 
 
-def add_sold(quantities: Mapping[uuid.UUID, int], sign: int) -> None:
+def add_sold(quantities: Mapping[uuid.UUID, int], sign: int,
+             need: Mapping[uuid.UUID, int] | None = None) -> None:
     """A paid order came (``sign`` 1) or went (-1): move the counters of its quotas.
 
-    The caller holds the quotas' locks (:func:`take` or :func:`lock_for`).
+    The caller holds the quotas' locks (:func:`take` or :func:`lock_for`); ``need`` is
+    what :func:`take` returned, when it ran.
     """
-    for quota_id, n in needed(quantities, quotas_of(quantities)).items():
+    if need is None:
+        need = needed(quantities, quotas_of(quantities))
+    for quota_id, n in need.items():
         db.session.execute(sa.update(Quota).where(Quota.id == quota_id)
                            .values(sold=Quota.sold + sign * n))
 
@@ -122,10 +126,11 @@ def lock_for(quantities: Mapping[uuid.UUID, int]) -> dict[uuid.UUID, Quota]:
     return lock(needed(quantities, quotas_of(quantities)))
 
 
-def take(quantities: Mapping[uuid.UUID, int], names: Mapping[uuid.UUID, str]) -> None:
+def take(quantities: Mapping[uuid.UUID, int], names: Mapping[uuid.UUID, str]) -> dict[uuid.UUID, int]:
     """Lock the quotas these ticket quantities need and check they fit; else :class:`SoldOut`.
 
     The locks stay until the caller's transaction ends: write the order before that.
+    Returns the seats taken per quota.
     """
     membership = quotas_of(quantities)
     need = needed(quantities, membership)
@@ -134,7 +139,7 @@ def take(quantities: Mapping[uuid.UUID, int], names: Mapping[uuid.UUID, str]) ->
     in_use = {q: locked[q].sold + held[q] for q in locked}
     short = [q for q, n in need.items() if q in locked and in_use[q] + n > locked[q].size]
     if not short:
-        return
+        return need
     left = {q: max(0, locked[q].size - in_use[q]) for q in short}
     types = sorted(names[t] for t, qs in membership.items() if any(q in short for q in qs))
     raise SoldOut(f"Not enough seats left for {', '.join(types)}.",

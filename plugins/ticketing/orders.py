@@ -114,18 +114,18 @@ def place(tenant_id: uuid.UUID, event_ref: str, items: Sequence[Item], email: st
         raise PaymentsNotEnabled("Paid tickets need the payments plugin: the organiser has not "
                                  "enabled it. Free tickets can still be ordered.", plugin="payments")
     buyer = customer or find_or_create_customer(email, name)
-    capacity.take(quantities, {t: tt.name for t, tt in types.items()})
-    order = Order(tenant_id=tenant_id, event_id=event.id, code=new_code(), secret=new_secret(),
-                  customer_id=buyer.id, email=email.strip().lower(), name=name or buyer.name,
-                  total_amount=total, currency=next(iter(types.values())).currency,
+    need = capacity.take(quantities, {t: tt.name for t, tt in types.items()})
+    order = Order(id=uuid.uuid4(), tenant_id=tenant_id, event_id=event.id, code=new_code(),
+                  secret=new_secret(), customer_id=buyer.id, email=email.strip().lower(),
+                  name=name or buyer.name, total_amount=total,
+                  currency=next(iter(types.values())).currency,
                   expires_at=now + dt.timedelta(minutes=settings.expiry_minutes))
     db.session.add(order)
-    db.session.flush()
     db.session.add_all(_tickets(tenant_id, order, items, types))
-    db.session.flush()
+    db.session.flush()  # one round trip: the order, then its tickets
     emit("ticketing.order.placed", event_payload(order))
     if total == 0:
-        mark_paid(order)
+        mark_paid(order, quantities=quantities, need=need)
     return order
 
 
@@ -159,10 +159,12 @@ def locked(order_id: uuid.UUID) -> tuple[Order, dict[uuid.UUID, int]]:
     return get_order(order_id, lock=True), quantities
 
 
-def mark_paid(order: Order, payment_id: str | None = None, provider: str | None = None) -> None:
+def mark_paid(order: Order, payment_id: str | None = None, provider: str | None = None,
+              quantities: dict[uuid.UUID, int] | None = None,
+              need: dict[uuid.UUID, int] | None = None) -> None:
     """pending or expired → paid. The caller holds the order's quota locks."""
     states.move("order", order, states.PAID)
-    capacity.add_sold(quantities_of(order.id), 1)
+    capacity.add_sold(quantities if quantities is not None else quantities_of(order.id), 1, need)
     order.paid_at = order.updated_at = utcnow()
     if payment_id:
         order.payment_id, order.payment_provider = payment_id, provider

@@ -128,7 +128,7 @@ def on_succeeded(payload: Mapping[str, Any]) -> str:
         return "already applied"
     types = capacity.type_names(quantities)
     if order.status == states.PENDING and order.expires_at > utcnow():
-        orders.mark_paid(order, payment_id, payload.get("provider"))  # its seats are still held
+        orders.mark_paid(order, payment_id, payload.get("provider"), quantities)  # seats still held
         return "paid"
     if order.status not in (states.PENDING, states.EXPIRED):
         return _give_back(order, payment_id, f"the order is {order.status}")
@@ -145,7 +145,7 @@ def _late(order: Order, payment_id: str, provider: str | None, quantities: dict[
             states.move("order", order, states.EXPIRED)
             order.expired_at = utcnow()
         return _give_back(order, payment_id, "the order expired and its seats were sold meanwhile")
-    orders.mark_paid(order, payment_id, provider)
+    orders.mark_paid(order, payment_id, provider, quantities)
     log.info("late payment accepted", extra={"order": order.code})
     return "paid late"
 
