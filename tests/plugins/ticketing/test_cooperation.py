@@ -57,3 +57,22 @@ def test_demo_seeder_is_idempotent(shop: Shop) -> None:
     assert [e["slug"] for e in events] == [demo.SLUG] and events[0]["status"] == "published"
     shown = shop.public(f"/events/{demo.SLUG}").get_json()
     assert {t["name"] for t in shown["ticket_types"]} == {"Standard", "Reduced", "Guest list"}
+
+
+def test_a_published_page_shows_the_event_list(shop: Shop) -> None:
+    shop.ticket_type(shop.event()["id"], "Free", 0)
+    document = {"root": {"props": {}}, "content": [
+        {"type": "EventList", "props": {"id": "EventList-1", "limit": 3}}]}
+    resp = shop.api.post("/api/v1/pages", shop.owner, json={"path": "/", "title": "Home", "data": document})
+    assert resp.status_code == 201, resp.get_json()
+    assert shop.api.post(f"/api/v1/pages/{resp.get_json()['id']}/publish", shop.owner,
+                         json={}).status_code == 200
+    page = shop.api.get("/api/v1/public/pages/", headers={"X-Tenant": "acme"}).get_json()
+    block = page["content"][0]["props"]
+    assert block["id"] == "EventList-1" and [e["slug"] for e in block["events"]] == ["summer-fest"]
+
+
+def test_tenants_may_override_the_confirmation_mail(shop: Shop) -> None:
+    name = "ticketing_order_confirmation"
+    resp = shop.api.get(f"/api/v1/tenant/mail-templates/{name}", shop.owner)
+    assert resp.status_code == 200, resp.get_json()
