@@ -69,8 +69,9 @@ def lock(quota_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Quota]:
     return {q.id: q for q in rows}
 
 
-def pending(quota_ids: Iterable[uuid.UUID], now: dt.datetime | None = None) -> dict[uuid.UUID, int]:
-    """Quota → seats held by pending orders that have not expired at ``now``."""
+def pending(quota_ids: Iterable[uuid.UUID], now: dt.datetime | None = None,
+            exclude: uuid.UUID | None = None) -> dict[uuid.UUID, int]:
+    """Quota → seats held by pending orders that have not expired at ``now`` (but ``exclude``)."""
     ids = list(quota_ids)
     counts = {quota_id: 0 for quota_id in ids}
     if not ids:
@@ -81,7 +82,7 @@ def pending(quota_ids: Iterable[uuid.UUID], now: dt.datetime | None = None) -> d
         .join(Ticket, Ticket.order_id == Order.id)
         .join(QuotaMember, QuotaMember.ticket_type_id == Ticket.ticket_type_id)
         .where(Order.status == states.PENDING, Order.expires_at > (now or utcnow()),
-               QuotaMember.quota_id.in_(ids))
+               QuotaMember.quota_id.in_(ids), Order.id != (exclude or uuid.UUID(int=0)))
         .group_by(QuotaMember.quota_id))
     counts.update({quota_id: int(n) for quota_id, n in rows})
     return counts
@@ -126,16 +127,19 @@ def lock_for(quantities: Mapping[uuid.UUID, int]) -> dict[uuid.UUID, Quota]:
     return lock(needed(quantities, quotas_of(quantities)))
 
 
-def take(quantities: Mapping[uuid.UUID, int], names: Mapping[uuid.UUID, str]) -> dict[uuid.UUID, int]:
+def take(quantities: Mapping[uuid.UUID, int], names: Mapping[uuid.UUID, str],
+         exclude: uuid.UUID | None = None) -> dict[uuid.UUID, int]:
     """Lock the quotas these ticket quantities need and check they fit; else :class:`SoldOut`.
 
-    The locks stay until the caller's transaction ends: write the order before that.
+    The locks stay until the caller's transaction ends. The count comes after the lock,
+    in a statement of its own: under READ COMMITTED it then sees every sale committed
+    before the lock was granted. ``exclude`` is the caller's own (already written) order.
     Returns the seats taken per quota.
     """
     membership = quotas_of(quantities)
     need = needed(quantities, membership)
     locked = lock(need)
-    held = pending(locked)
+    held = pending(locked, exclude=exclude)
     in_use = {q: locked[q].sold + held[q] for q in locked}
     short = [q for q, n in need.items() if q in locked and in_use[q] + n > locked[q].size]
     if not short:

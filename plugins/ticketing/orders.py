@@ -114,18 +114,25 @@ def place(tenant_id: uuid.UUID, event_ref: str, items: Sequence[Item], email: st
         raise PaymentsNotEnabled("Paid tickets need the payments plugin: the organiser has not "
                                  "enabled it. Free tickets can still be ordered.", plugin="payments")
     buyer = customer or find_or_create_customer(email, name)
-    need = capacity.take(quantities, {t: tt.name for t, tt in types.items()})
     order = Order(id=uuid.uuid4(), tenant_id=tenant_id, event_id=event.id, code=new_code(),
                   secret=new_secret(), customer_id=buyer.id, email=email.strip().lower(),
-                  name=name or buyer.name, total_amount=total,
+                  name=name or buyer.name, total_amount=total, status=states.PENDING,
                   currency=next(iter(types.values())).currency,
                   expires_at=now + dt.timedelta(minutes=settings.expiry_minutes))
+    if total == 0:  # free: paid at once (set before the first flush: one INSERT)
+        states.move("order", order, states.PAID)
+        order.paid_at = now
     db.session.add(order)
     db.session.add_all(_tickets(tenant_id, order, items, types))
-    db.session.flush()  # one round trip: the order, then its tickets
     emit("ticketing.order.placed", event_payload(order))
     if total == 0:
-        mark_paid(order, quantities=quantities, need=need)
+        _announce_paid(order, None)
+    db.session.flush()
+    # Everything is written; the quota locks come last and are held only for the count,
+    # the paid-seat counter and the commit. A refusal rolls all of it back.
+    need = capacity.take(quantities, {t: tt.name for t, tt in types.items()}, exclude=order.id)
+    if total == 0:
+        capacity.add_sold(quantities, 1, need)
     return order
 
 
@@ -160,15 +167,22 @@ def locked(order_id: uuid.UUID) -> tuple[Order, dict[uuid.UUID, int]]:
 
 
 def mark_paid(order: Order, payment_id: str | None = None, provider: str | None = None,
-              quantities: dict[uuid.UUID, int] | None = None,
-              need: dict[uuid.UUID, int] | None = None) -> None:
+              quantities: dict[uuid.UUID, int] | None = None) -> None:
     """pending or expired → paid. The caller holds the order's quota locks."""
+    _paid(order, payment_id, provider)
+    capacity.add_sold(quantities if quantities is not None else quantities_of(order.id), 1)
+    db.session.flush()
+
+
+def _paid(order: Order, payment_id: str | None, provider: str | None) -> None:
     states.move("order", order, states.PAID)
-    capacity.add_sold(quantities if quantities is not None else quantities_of(order.id), 1, need)
     order.paid_at = order.updated_at = utcnow()
     if payment_id:
         order.payment_id, order.payment_provider = payment_id, provider
-    db.session.flush()
+    _announce_paid(order, payment_id)
+
+
+def _announce_paid(order: Order, payment_id: str | None) -> None:
     emit("ticketing.order.paid", event_payload(order, payment_id=payment_id))
     enqueue("ticketing.send_confirmation", key=f"ticketing-confirm-{order.id}", order_id=str(order.id))
 

@@ -139,7 +139,7 @@ def _late(order: Order, payment_id: str, provider: str | None, quantities: dict[
           names: dict[uuid.UUID, str]) -> str:
     """A payment after expiry: accepted if the seats are free (the quotas are locked)."""
     try:
-        capacity.take(quantities, names)  # re-locking is a no-op; counts without this order
+        capacity.take(quantities, names, exclude=order.id)  # re-locking is a no-op
     except SoldOut:
         if order.status == states.PENDING:
             states.move("order", order, states.EXPIRED)
