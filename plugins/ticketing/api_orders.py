@@ -19,13 +19,14 @@ from plugins.ticketing.api import EVENT, _done, blp
 from plugins.ticketing.models import Order
 from plugins.ticketing.schemas import (
     AttendeeQuerySchema,
+    BoxOfficeSchema,
     CheckinBatchSchema,
     CheckinCreateSchema,
     OrderQuerySchema,
     OrderSchema,
     ReasonSchema,
 )
-from plugins.ticketing.web import domain_errors
+from plugins.ticketing.web import domain_errors, settings
 
 CSV_COLUMNS = ("ticket_id", "order_code", "ticket_type", "attendee_name", "attendee_email",
                "buyer_email", "price", "currency", "paid_at", "checked_in_at")
@@ -84,6 +85,22 @@ def refund_order(data: dict[str, Any], order_id: uuid.UUID) -> dict[str, Any]:
     order = paying.refund(order_id, data["reason"])
     _done("order.refund", "order", order_id, amount=order.total_amount)
     return _order_detail(order)
+
+
+@blp.post(f"{EVENT}/ticket-types/<uuid:type_id>/orders")
+@auth_required("ticketing.write")
+@blp.arguments(BoxOfficeSchema)
+@blp.response(201)
+@blp.alt_response(409, description="sold-out, event-not-on-sale")
+@domain_errors
+def box_office(data: dict[str, Any], event_id: uuid.UUID, type_id: uuid.UUID) -> tuple[dict[str, Any], int]:
+    """Box office: sell ``quantity`` tickets of this type on the spot, paid at once (cash,
+    card terminal, complimentary). Quotas apply; sales windows and per-order limits do not."""
+    attendee = data["attendee"] or {}
+    item = orders.Item(type_id, data["quantity"], attendee.get("name"), attendee.get("email"))
+    order = orders.box_office(current_tenant_id(), event_id, item, data["email"], data["name"], settings())
+    _done("order.box_office", "order", order.id, total=order.total_amount)
+    return {**_order_detail(order), "secret": order.secret}, 201
 
 
 @blp.get(f"{EVENT}/attendees")

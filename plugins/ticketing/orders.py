@@ -109,6 +109,29 @@ def place(tenant_id: uuid.UUID, event_ref: str, items: Sequence[Item], email: st
     event = _event_on_sale(event_ref, now)
     types = _types_for(event, items, now)
     quantities = _quantities(items, types, settings)
+    return _write(tenant_id, event, items, types, quantities, email, name, customer, settings,
+                  can_collect, box_office=False)
+
+
+def box_office(tenant_id: uuid.UUID, event_id: uuid.UUID, item: Item, email: str, name: str,
+               settings: Settings) -> Order:
+    """Staff sell ``item`` on the spot (cash, card terminal, complimentary): paid at once.
+
+    Sales windows, hidden types and per-order limits do not apply; quotas do.
+    """
+    now = utcnow()
+    event = services.get_event(event_id)
+    if event.status != states.PUBLISHED or event.ends_at <= now:
+        raise EventNotOnSale(f"{event.title} is not on sale (it is {event.status} or over).")
+    types = {item.ticket_type_id: services.get_ticket_type(event_id, item.ticket_type_id)}
+    return _write(tenant_id, event, [item], types, {item.ticket_type_id: item.quantity}, email, name,
+                  None, settings, True, box_office=True)
+
+
+def _write(tenant_id: uuid.UUID, event: Event, items: Sequence[Item], types: dict[uuid.UUID, TicketType],
+           quantities: dict[uuid.UUID, int], email: str, name: str, customer: Customer | None,
+           settings: Settings, can_collect: bool, box_office: bool) -> Order:
+    now = utcnow()
     total = sum(types[t].price_amount * n for t, n in quantities.items())
     if total > 0 and not can_collect:
         raise PaymentsNotEnabled("Paid tickets need the payments plugin: the organiser has not "
@@ -119,19 +142,21 @@ def place(tenant_id: uuid.UUID, event_ref: str, items: Sequence[Item], email: st
                   name=name or buyer.name, total_amount=total, status=states.PENDING,
                   currency=next(iter(types.values())).currency,
                   expires_at=now + dt.timedelta(minutes=settings.expiry_minutes))
-    if total == 0:  # free: paid at once (set before the first flush: one INSERT)
+    paid_now = total == 0 or box_office
+    if paid_now:  # set before the first flush: one INSERT
         states.move("order", order, states.PAID)
         order.paid_at = now
+        order.payment_provider = "box_office" if box_office else None
     db.session.add(order)
     db.session.add_all(_tickets(tenant_id, order, items, types))
     emit("ticketing.order.placed", event_payload(order))
-    if total == 0:
+    if paid_now:
         _announce_paid(order, None)
     db.session.flush()
     # Everything is written; the quota locks come last and are held only for the count,
     # the paid-seat counter and the commit. A refusal rolls all of it back.
     need = capacity.take(quantities, {t: tt.name for t, tt in types.items()}, exclude=order.id)
-    if total == 0:
+    if paid_now:
         capacity.add_sold(quantities, 1, need)
     return order
 

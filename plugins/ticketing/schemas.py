@@ -9,6 +9,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from kernel.api import public_asset_url
+from plugins.ticketing import money
 
 MAX_AMOUNT = 10**12  # minor units; far above any ticket, far below a 64-bit overflow
 SLUG = validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
@@ -35,7 +36,7 @@ def _name(**kw: Any) -> fields.String:
 class MoneySchema(Strict):
     amount = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_AMOUNT),
                             metadata={"description": "minor units (cents)"})
-    currency = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"),
+    currency = fields.String(required=True, validate=validate.OneOf(sorted(money.currencies())),
                              metadata={"description": "ISO 4217, e.g. EUR"})
 
 
@@ -141,7 +142,8 @@ class TicketTypeSchema(ma.Schema):
 class QuotaCreateSchema(Strict):
     name = _name(required=True)
     size = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=1_000_000))
-    ticket_types = fields.List(fields.UUID(), required=True, validate=validate.Length(min=1, max=100))
+    ticket_types = fields.List(fields.UUID(), required=True, validate=validate.Length(max=100),
+                               metadata={"description": "may start empty and be filled by PATCH"})
 
 
 class QuotaPatchSchema(Strict):
@@ -206,6 +208,13 @@ class OrderQuerySchema(Strict):
     status = fields.String(validate=validate.OneOf(["pending", "paid", "expired", "cancelled", "refunded"]))
     email = fields.String(validate=validate.Length(max=320))
     q = _text(200)
+
+
+class BoxOfficeSchema(Strict):
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    attendee = fields.Nested(AttendeeSchema, load_default=None)
 
 
 class ReasonSchema(Strict):

@@ -175,6 +175,7 @@ def _items(data: dict[str, Any]) -> list[orders.Item]:
 @blp.arguments(OrderCreateSchema)
 @blp.response(201)
 @blp.alt_response(409, description="sold-out, sales-closed, event-not-on-sale, payments-not-enabled")
+@blp.alt_response(401, description="A customer token was sent and is not valid for this storefront")
 @domain_errors
 def place_order(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Order tickets: 201 with the order's code and secret (keep it) and, if it costs

@@ -245,3 +245,23 @@ def test_the_expiry_job_runs_every_minute_for_each_enabled_tenant(paid_shop: Sho
             "kernel.cron", None, None, {"job": "ticketing.expire_orders"})
     drain_jobs(shop.app)
     assert _status(shop, order) == "expired"
+
+
+def test_box_office_sales_are_paid_at_once_and_respect_quotas(shop: Shop) -> None:
+    event = shop.event()
+    tt = shop.ticket_type(event["id"], "Door", 3000, capacity=2, max_per_order=1, hidden=True)
+    url = f"{BASE}/events/{event['id']}/ticket-types/{tt['id']}/orders"
+    resp = shop.api.post(url, shop.owner, json={"quantity": 2, "email": "walk@in.example", "name": "Walk In"})
+    assert resp.status_code == 201, resp.get_json()
+    sold = resp.get_json()
+    assert sold["status"] == "paid" and sold["total"] == {"amount": 6000, "currency": "EUR"}
+    assert len(sold["tickets"]) == 2 and shop.read_order(sold["code"], sold["secret"])["tickets"]
+    assert_problem(shop.api.post(url, shop.owner, json={"quantity": 1, "email": "late@in.example",
+                                                        "name": "Late"}), 409, "sold-out")
+    analyst = shop.api.add_member(shop.owner, "ana@acme.example.com", "analyst")
+    one = {"quantity": 1, "email": "a@b.example", "name": "A"}
+    assert_problem(shop.api.post(url, analyst, json=one), 403)
+    refunded = shop.api.post(f"{BASE}/orders/{sold['id']}/refund", shop.owner, json={})
+    assert refunded.get_json()["status"] == "refunded" and fakepay.REFUNDS == []  # paid in cash
+    assert shop.api.post(url, shop.owner, json={"quantity": 1, "email": "x@in.example",
+                                                "name": "X"}).status_code == 201  # seats came back
