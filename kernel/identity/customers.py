@@ -2,7 +2,7 @@
 
 Every plugin refers to the same customer id, so a tenant sees one person across tickets,
 orders, appointments, invoices, messages and calls. A customer may have a storefront
-login (see :mod:`kernel.customer_auth`) or be a guest known by e-mail; plugins find or
+login (see :mod:`kernel.identity.customer_auth`) or be a guest known by e-mail; plugins find or
 create guests at checkout with :func:`find_or_create_customer`.
 
 Data-subject requests gather every enabled plugin's answer through the cooperation hooks

@@ -1,4 +1,4 @@
-"""Security headers on every answer: the app's, and the public edge's (see :mod:`kernel.plugin_web`).
+"""Security headers on every answer: the app's, and the public edge's (see :mod:`kernel.web.edge`).
 
 * ``X-Content-Type-Options: nosniff``: a browser never guesses a type (a JSON answer
   holding markup is never run as HTML);

@@ -3,7 +3,7 @@ through the cooperation hooks only (``plugboard_start_payment``, ``plugboard_ref
 
 It asks the payable's owner what is due (``plugboard_resolve_payable``), never the caller,
 and remembers what it started and refunded in memory. Tests announce the outcome with
-``kernel.events.emit(tenant_id, "payments.payment.succeeded", …)``, as the payments plugin
+``kernel.runtime.events.emit(tenant_id, "payments.payment.succeeded", …)``, as the payments plugin
 would, so the owner's handlers run through the real outbox.
 """
 

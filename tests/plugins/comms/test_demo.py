@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
-from kernel.demo import seed_demo
+from kernel.tenancy.demo import seed_demo
 
 from tests.helpers import Api
 from tests.plugins.comms.conftest import COMMS
