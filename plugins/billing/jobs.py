@@ -63,12 +63,14 @@ def store_pdf(invoice: Invoice) -> bytes:
 
 
 def _mail_context(tenant_id: uuid.UUID, invoice: Invoice) -> dict[str, object]:
+    """What the invoice and reminder mails show; the payment link only while it is open."""
     account = plans.account(tenant_id)
     assert invoice.due_at is not None
     return {"name": account.name, "number": invoice.number, "invoice_id": str(invoice.id),
             "amount": display(collect.amount_due(invoice), invoice.currency),
             "due_date": f"{invoice.due_at:%Y-%m-%d}", "period": label(invoice.period_start),
-            "pay_url": collect.payment_link(tenant_id, invoice)}
+            "pay_url": collect.payment_link(tenant_id, invoice) if invoice.status in collect.OPEN
+            else None}
 
 
 def deliver_invoice(tenant_id: uuid.UUID, invoice_id: str) -> None:
@@ -78,9 +80,7 @@ def deliver_invoice(tenant_id: uuid.UUID, invoice_id: str) -> None:
     if not account.email:
         log.warning("billing: no billing e-mail, invoice not mailed", extra={"invoice": invoice_id})
         return
-    context = _mail_context(tenant_id, invoice) if invoice.status in collect.OPEN else {
-        **_mail_context(tenant_id, invoice), "pay_url": None}
-    mailer().send(account.email, "billing_invoice", **context)
+    mailer().send(account.email, "billing_invoice", **_mail_context(tenant_id, invoice))
 
 
 def mail_reminder(tenant_id: uuid.UUID, invoice_id: str, stage: int) -> None:

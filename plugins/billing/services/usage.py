@@ -46,6 +46,11 @@ def ingest(tenant_id: uuid.UUID, events: Sequence[Mapping[str, Any]], now: dt.da
     return {"accepted": len(events), "duplicates": len(events) - len(inserted)}
 
 
+def _at(pointer: str, index: int) -> str:
+    """The JSON pointer of event ``index``: ``/events/3``, or ``""`` for a single event."""
+    return f"{pointer}/{index}" if pointer else ""
+
+
 def _rows(tenant_id: uuid.UUID, events: Sequence[Mapping[str, Any]], now: dt.datetime,
           pointer: str) -> list[dict[str, Any]]:
     errors: list[tuple[str, str]] = []
@@ -55,7 +60,7 @@ def _rows(tenant_id: uuid.UUID, events: Sequence[Mapping[str, Any]], now: dt.dat
         if at.tzinfo is None:
             at = at.replace(tzinfo=dt.UTC)
         if at > now + FUTURE or at < now - PAST:
-            errors.append((f"{pointer}/{index}/timestamp",
+            errors.append((f"{_at(pointer, index)}/timestamp",
                            f"must lie between {(now - PAST):%Y-%m-%dT%H:%M:%SZ} and "
                            f"{(now + FUTURE):%Y-%m-%dT%H:%M:%SZ} (server time)"))
             continue
@@ -73,7 +78,7 @@ def _refuse_invoiced(tenant_id: uuid.UUID, rows: list[dict[str, Any]], pointer: 
     closed = set(db.session.scalars(
         sa.select(Invoice.period_start).where(Invoice.tenant_id == tenant_id,
                                               Invoice.period_start.in_(starts))))
-    errors = [(f"{pointer}/{r['_index']}/timestamp",
+    errors = [(f"{_at(pointer, r['_index'])}/timestamp",
                f"period {label(month_start(r['timestamp']))} is already invoiced")
               for r in rows if month_start(r["timestamp"]) in closed]
     if errors:
