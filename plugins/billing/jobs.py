@@ -89,7 +89,7 @@ def mail_reminder(tenant_id: uuid.UUID, invoice_id: str, stage: int) -> None:
     if invoice.status not in collect.OPEN or not account.email:
         return  # paid meanwhile, or nobody to tell
     assert invoice.due_at is not None
-    suspend = invoice.due_at + dt.timedelta(days=account.grace_days)
+    suspend = invoice.due_at + dt.timedelta(days=account.grace_days + 1)  # see dunning
     mailer().send(account.email, "billing_reminder", days_late=stage,
                   suspend_date=f"{suspend:%Y-%m-%d}" if account.status != "suspended" else None,
                   **_mail_context(tenant_id, invoice))

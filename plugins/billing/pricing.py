@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from plugins.billing.money import decimal_amount, round_minor
@@ -53,7 +53,7 @@ def price(charge: Mapping[str, Any], quantity: Decimal, unit_override: Any = Non
     if model == "package":
         unit = decimal_amount(unit_override if unit_override is not None else charge["unit_amount"])
         size = int(charge["package_size"])
-        packages = -(-quantity // size) if quantity > 0 else Decimal(0)
+        packages = (quantity / size).to_integral_value(rounding=ROUND_CEILING)
         return round_minor(packages * unit)
     return round_minor(_graduated(charge["tiers"], quantity))
 

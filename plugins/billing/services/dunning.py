@@ -1,8 +1,10 @@
 """Dunning: the account's status follows its unpaid invoices; reminders go out once each.
 
-Status rule (daily job, and at once after a payment): an account with an open invoice
-past its due date is ``overdue``; past the due date plus the account's grace days it is
-``suspended``; with neither it is ``active``. The job only moves accounts it moved
+Status rule (daily job, and at once after a payment), in whole UTC days: an invoice due
+on the 15th may be paid all that day; an account with an open invoice is ``overdue`` from
+the day after its due date, and ``suspended`` once more than its grace days have passed
+since (grace 14, due the 15th: overdue on the 16th, suspended on the 30th); with no
+open invoice past its due date it is ``active``. The job only moves accounts it moved
 itself: one an admin suspended or closed stays so until an admin changes it (a payment
 still clears an admin's ``overdue``). Reminders: at due date +1, +7 and +14 days, each
 stage mailed once per invoice (a ``billing_reminders`` row per stage, unique); a run
@@ -52,11 +54,10 @@ def _oldest_due(tenant_id: uuid.UUID) -> dt.datetime | None:
 def wanted(account: Account, now: dt.datetime) -> str:
     """The status the rule gives ``account`` now."""
     due = _oldest_due(account.tenant_id)
-    if due is None or now <= due:
+    late = 0 if due is None else (now.date() - due.date()).days
+    if late < 1:
         return "active"
-    if now > due + dt.timedelta(days=account.grace_days):
-        return "suspended"
-    return "overdue"
+    return "suspended" if late > account.grace_days else "overdue"
 
 
 def refresh(tenant_id: uuid.UUID, now: dt.datetime, *, paid: bool = False) -> Account:

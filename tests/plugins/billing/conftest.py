@@ -64,9 +64,13 @@ def set_account(api: Api, admin: Account, tenant_id: uuid.UUID | str, **changes:
 
 
 def billed_tenant(api: Api, admin: Account, slug: str, plan: str | None = "growth",
-                  **account: Any) -> Billed:
+                  collector_on: bool = True, **account: Any) -> Billed:
+    """A new tenant with billing on (by the admin), the test collector on (payments' stand-in)."""
     owner = api.register(slug)
     enable_billing(api, admin, owner.tenant_id)
+    if collector_on:
+        resp = api.put("/api/v1/plugins/collector/activation", owner, json={"enabled": True})
+        assert resp.status_code == 200, resp.get_json()
     changes = {"email": f"billing@{slug}.example.com", "name": f"{slug.title()} Ltd", **account}
     if plan:
         changes["plan"] = plan
