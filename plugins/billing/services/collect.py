@@ -40,7 +40,7 @@ def payable(tenant_id: uuid.UUID, ref: str) -> dict[str, Any]:
     invoice = invoices.get(tenant_id, _uuid(ref))
     if invoice.status not in OPEN or amount_due(invoice) <= 0:
         raise NotPayable(f"Invoice {invoice.number or invoice.id} is {invoice.status}: nothing to pay.",
-                         status=invoice.status)
+                         current=invoice.status)
     return {"amount": amount_due(invoice), "currency": invoice.currency,
             "description": f"Invoice {invoice.number}", "customer_id": None,
             "receiving_account": "platform"}
