@@ -8,7 +8,7 @@ from typing import Any
 
 import time_machine
 
-from kernel.api import tenant_scope, tenant_hook
+from kernel.api import tenant_hook, tenant_scope
 from tests.helpers import Api, assert_problem
 from tests.plugins.billing.conftest import (
     ADMIN,
@@ -139,7 +139,7 @@ def test_resolve_payable_answers_for_open_invoices_only(api: Api, admin: Any) ->
 
 
 def test_other_tenants_never_see_an_invoice(api: Api, admin: Any) -> None:
-    tenant, invoice = invoiced(api, admin)
+    _, invoice = invoiced(api, admin)
     with at("2026-11-02T00:00:00+00:00"):
         admin = relogin(api, admin)
         other = billed_tenant(api, admin, "globex")

@@ -29,7 +29,8 @@ from tests.plugins.billing.conftest import (
 )
 
 UTC = dt.UTC
-PLAN = {"charges": [{"metric": "api_calls", "aggregation": "count", "model": "per_unit", "unit_amount": "0.5"},
+PLAN = {"charges": [{"metric": "api_calls", "aggregation": "count", "model": "per_unit",
+                     "unit_amount": "0.5"},
                     {"metric": "storage", "aggregation": "max", "property": "gb", "model": "package",
                      "package_size": 10, "unit_amount": 100}]}
 
@@ -63,7 +64,8 @@ def test_a_month_billed_end_to_end(api: Api, admin: Any, mailbox: MailBox) -> No
     with at("2026-11-05"):
         assert api.post(f"{BILLING}/usage/events", headers=key, json={"events": events}).status_code == 200
     with at("2026-11-20"):
-        more = [{"transaction_id": "c3", "metric": "api_calls"}, {"transaction_id": "c4", "metric": "api_calls"},
+        more = [{"transaction_id": "c3", "metric": "api_calls"},
+                {"transaction_id": "c4", "metric": "api_calls"},
                 {"transaction_id": "c0", "metric": "api_calls"}]  # c0: a retry, not counted again
         assert api.post(f"{BILLING}/usage/events", headers=key, json={"events": more}).get_json() == {
             "accepted": 3, "duplicates": 1}
