@@ -9,8 +9,8 @@
   kernel's gate, marshmallow validation of every event, the insert, the commit).
 * ``monthly``: N tenants on a plan with a fee and a metered charge, 20 usage events each;
   the invoice job (``billing.generate_invoices`` through the kernel's job wrapper: build,
-  finalise with a locked counter, commit) timed per tenant for growing N. Delivery (PDF,
-  mail) is a separate queued job and not part of it.
+  finalise with a locked counter, the outbox event, commit) timed per tenant for growing
+  N. Delivery (PDF, mail) is a separate queued job (Redis), timed on its own for a sample.
 
 Needs the local PostgreSQL (``PLUGBOARD_BENCH_PG``, default the suite's). A fresh
 database is made and dropped. Results: stdout and ``bench/results/billing.json``.
@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 PG = os.environ.get("PLUGBOARD_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("PLUGBOARD_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 RESULTS = Path(__file__).resolve().parent / "results"
 NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
 
@@ -51,10 +52,13 @@ def _drop(handle: Any) -> None:
 
 
 def _app(url: str, tmp: str) -> Flask:
+    """The production shape: PostgreSQL, and Redis so follow-up jobs (PDF, mail, event
+    dispatch) are queued for workers instead of running inline inside the timed run."""
     from kernel import create_app, migrate
 
     app = create_app({"env": "test", "database_url": url, "data_dir": tmp, "log_level": "WARNING",
-                      "secret_key": "bench-secret-" + "x" * 40})
+                      "secret_key": "bench-secret-" + "x" * 40, "redis_url": REDIS,
+                      "redis_namespace": f"pbbench-{uuid.uuid4().hex[:8]}"})
     with app.app_context():
         migrate.upgrade(app)
     return app
