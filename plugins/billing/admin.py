@@ -116,7 +116,8 @@ def account_update(data: dict[str, Any], tenant: uuid.UUID) -> dict[str, Any]:
         account = plans.update_account(tenant, data, now)
         if "status" in data:
             dunning.set_status(account, data["status"], "admin", now)
-        audit_describe("billing.account.update", "billing_account", account.id, fields=sorted(data))
+        audit_describe("billing.account.update", "billing_account", account.id, tenant_id=tenant,
+                       fields=sorted(data))
         db.session.commit()
         return _account_body(account)
 
@@ -132,7 +133,8 @@ def credit_create(data: dict[str, Any]) -> Any:
     with tenant_scope(data["tenant"]):
         credit = invoices.issue_credit(data["tenant"], data["amount"], data["currency"], data["reason"],
                                        _actor())
-        audit_describe("billing.credit.create", "billing_credit", credit.id, amount=credit.amount)
+        audit_describe("billing.credit.create", "billing_credit", credit.id, tenant_id=data["tenant"],
+                       amount=credit.amount)
         db.session.commit()
         return credit
 
@@ -167,7 +169,7 @@ def invoice_void(data: dict[str, Any], invoice_id: uuid.UUID) -> dict[str, Any]:
     with tenant_scope(tenant):
         invoice = invoices.void(invoices.get(tenant, invoice_id, lock=True), data["reason"], utcnow())
         dunning.refresh(tenant, utcnow(), paid=True)
-        audit_describe("billing.invoice.void", "invoice", invoice_id, reason=data["reason"])
+        audit_describe("billing.invoice.void", "invoice", invoice_id, tenant_id=tenant, reason=data["reason"])
         db.session.commit()
         return invoice_body(invoice)
 
@@ -187,7 +189,8 @@ def invoice_manual_payment(data: dict[str, Any], invoice_id: uuid.UUID) -> dict[
         collect.record(tenant, invoice_id, kind="manual", external_id=f"manual:{uuid.uuid4()}",
                        amount=data["amount"], currency=data["currency"], provider="manual",
                        now=utcnow(), note=data["note"])
-        audit_describe("billing.invoice.manual_payment", "invoice", invoice_id, amount=data["amount"])
+        audit_describe("billing.invoice.manual_payment", "invoice", invoice_id, tenant_id=tenant,
+                       amount=data["amount"])
         db.session.commit()
         return invoice_body(invoices.get(tenant, invoice_id))
 

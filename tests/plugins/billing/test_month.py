@@ -125,8 +125,9 @@ def test_a_month_billed_end_to_end(api: Api, admin: Any, mailbox: MailBox) -> No
         assert api.post(f"{BILLING}/usage/events", headers=key, json=usage).status_code == 200
         paid = api.get(f"{BILLING}/invoices/{invoice['id']}", owner).get_json()
     assert (paid["status"], paid["amount_paid"], paid["amount_due"]) == ("paid", invoice["total"], 0)
-    assert outbox(app) == ["billing.invoice.issued", "billing.account.suspended", "billing.invoice.paid",
-                           "billing.account.reactivated"]
+    announced = outbox(app)  # paid and reactivated share a transaction (and a frozen instant)
+    assert announced[:2] == ["billing.invoice.issued", "billing.account.suspended"]
+    assert sorted(announced[2:]) == ["billing.account.reactivated", "billing.invoice.paid"]
     _dunning_days(api, tenant.tenant_id, "2027-01-05", "2027-01-06")
     assert len([m for m in mailbox.to("billing@acme.example.com") if "Reminder" in m["Subject"]]) == 3
 
