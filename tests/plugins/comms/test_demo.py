@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask import Flask
-from kernel.tenancy.demo import seed_demo
 
+from kernel.tenancy.demo import seed_demo
 from tests.helpers import Api
 from tests.plugins.comms.conftest import COMMS
 
