@@ -69,10 +69,11 @@ format: $(INSTALLED_DEV)  ## ruff format and fix imports (rewrites files)
 .PHONY: lock
 lock: $(INSTALLED_DEV)  ## regenerate deploy/requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install -q uv
-	{ sed -n '1,3p' deploy/requirements.lock; \
-	  $(BIN)/uv pip compile pyproject.toml deploy/build-requirements.in --python-version 3.11 \
-	    --python-platform x86_64-unknown-linux-gnu --generate-hashes --no-header --quiet -o -; \
-	} > deploy/requirements.lock.new
+	$(BIN)/uv pip compile pyproject.toml deploy/build-requirements.in --python-version 3.11 \
+	  --python-platform x86_64-unknown-linux-gnu --generate-hashes --no-header --quiet \
+	  -o deploy/requirements.lock.body
+	{ sed -n '1,3p' deploy/requirements.lock; cat deploy/requirements.lock.body; } > deploy/requirements.lock.new
+	rm deploy/requirements.lock.body
 	mv deploy/requirements.lock.new deploy/requirements.lock
 
 .PHONY: bench
