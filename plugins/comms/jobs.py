@@ -29,7 +29,8 @@ T = TypeVar("T")
 
 
 def specs() -> list[JobSpec]:
-    return [JobSpec("comms.send_sms", send_sms, queue="comms", timeout=900),
+    # below the worker's stop grace period (11 min in compose), so a deploy never cuts a send
+    return [JobSpec("comms.send_sms", send_sms, queue="comms", timeout=600),
             JobSpec("comms.start_call", start_call, queue="comms", timeout=300)]
 
 
