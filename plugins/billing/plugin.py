@@ -29,7 +29,7 @@ plugin_info = PluginInfo(
     title="Billing",
     description="The platform bills its tenants: plans, usage metering, invoices, credits, "
                 "dunning and suspension.",
-    kernel=">=1.0,<2",
+    kernel=">=1.1,<2",  # contract 1.1: customers, emit and enqueue, payment and sms hooks
     permissions={"billing.read": "analyst", "billing.pay": "admin", "billing.usage": "manager"},
     restricted=True,
     default_enabled=False,

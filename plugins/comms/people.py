@@ -1,9 +1,9 @@
 """A customer's texts and calls: linking by phone, timeline, export and erasure.
 
-Customers are the kernel's (contract 1.1). Until the kernel offers a look-up,
-:func:`customer_for_phone` finds nobody; it is the one place to wire it. The
-``customer_timeline``/``export``/``erase`` functions below are what the contract 1.1
-hooks (``plugboard_customer_timeline`` …) answer; they run in the tenant's scope.
+Customers are the kernel's (contract 1.1): :func:`customer_for_phone` asks the kernel's
+directory. The ``customer_timeline``/``export``/``erase`` functions below are what the
+contract 1.1 hooks (``plugboard_customer_timeline`` …) answer; they run in the tenant's
+scope.
 """
 
 from __future__ import annotations
@@ -13,29 +13,26 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kernel.api import db, utcnow
+from kernel.api import customer_by_phone, db, utcnow
 from plugins.comms.models import Call, Message
 
 ERASED = "[erased]"
 
 
 def customer_for_phone(number: str) -> uuid.UUID | None:
-    """The tenant's customer whose phone is ``number`` (E.164), if any.
-
-    Integration point: kernel 1.1's customer directory (``customers.phone``). Until it
-    exists nobody is found and messages keep ``customer_id`` as given by the caller.
-    """
-    return None
+    """The tenant's customer whose phone is ``number`` (E.164), if any."""
+    customer = customer_by_phone(number)
+    return customer.id if customer is not None else None
 
 
 def _message_entry(m: Message) -> dict[str, Any]:
-    return {"at": m.created_at.isoformat(), "kind": f"comms.sms.{m.direction}", "id": str(m.id),
-            "summary": m.body[:140], "status": m.status}
+    return {"at": m.created_at, "type": f"comms.sms.{m.direction}", "ref": str(m.id),
+            "title": m.body[:140], "data": {"status": m.status}}
 
 
 def _call_entry(c: Call) -> dict[str, Any]:
-    return {"at": c.created_at.isoformat(), "kind": "comms.call", "id": str(c.id),
-            "summary": (c.summary or "")[:140], "status": c.status}
+    return {"at": c.created_at, "type": "comms.call.ended" if c.status == "ended" else "comms.call",
+            "ref": str(c.id), "title": (c.summary or "Call")[:140], "data": {"status": c.status}}
 
 
 def customer_timeline(customer_id: uuid.UUID) -> list[dict[str, Any]]:

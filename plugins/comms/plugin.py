@@ -18,7 +18,7 @@ from flask_smorest import Blueprint
 
 from hookspecs import JobSpec, PluginInfo, hookimpl
 from kernel.api import add_demo_seeder
-from plugins.comms import api, demo, hooks, jobs, webhooks
+from plugins.comms import api, demo, hooks, jobs, people, webhooks
 
 E164 = r"^\+[1-9][0-9]{6,14}$"
 SECRET = {"type": "string", "minLength": 1, "maxLength": 200, "writeOnly": True}
@@ -61,7 +61,7 @@ plugin_info = PluginInfo(
     title="Comms",
     description="Texts through Twilio and AI voice calls through Vapi: templates, opt-outs, "
                 "message and call logs.",
-    kernel=">=1.0,<2",
+    kernel=">=1.1,<2",  # contract 1.1: customers, emit and enqueue, payment and sms hooks
     config_schema={
         "type": "object",
         "additionalProperties": False,
@@ -108,3 +108,18 @@ def plugboard_config_validate(tenant_id: uuid.UUID, config: Mapping[str, Any]) -
 @hookimpl
 def plugboard_send_sms(tenant_id: uuid.UUID, to: str, body: str, ref: str | None) -> Mapping[str, Any]:
     return hooks.send_sms(tenant_id, to, body, ref)
+
+
+@hookimpl
+def plugboard_customer_timeline(customer_id: uuid.UUID) -> Sequence[Mapping[str, Any]]:
+    return people.customer_timeline(customer_id)
+
+
+@hookimpl
+def plugboard_customer_export(customer_id: uuid.UUID) -> Mapping[str, Any]:
+    return people.customer_export(customer_id)
+
+
+@hookimpl
+def plugboard_customer_erase(customer_id: uuid.UUID) -> None:
+    people.customer_erase(customer_id)

@@ -24,7 +24,7 @@ plugin_info = PluginInfo(
     version="1.0.0",
     title="Payments",
     description="Payments through Stripe, Paynow or by hand; payment links, refunds, disputes.",
-    kernel=">=1.0,<2",  # uses contract 1.1 hooks: the lead sets ">=1.1,<2" with the bump
+    kernel=">=1.1,<2",  # contract 1.1: payment hooks, admin blueprints, emit and enqueue
     config_schema=CONFIG_SCHEMA,
     permissions={"payments.read": "analyst", "payments.write": "manager",
                  "payments.refund": "admin"},

@@ -25,7 +25,7 @@ plugin_info = PluginInfo(
     version="1.0.0",
     title="Ticketing",
     description="Events, ticket types, shared quotas, orders that never oversell, and check-in.",
-    kernel=">=1.0,<2",
+    kernel=">=1.1,<2",  # contract 1.1: customers, emit and enqueue, payment and sms hooks
     config_schema={
         "type": "object",
         "additionalProperties": False,

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.helpers import Account, Api, assert_problem
 from tests.plugins.comms.conftest import AUTH_TOKEN, VAPI_KEY, VAPI_SECRET, config, tenant_id
 
 
-@pytest.mark.xfail(reason="nested writeOnly secrets land with the payments branch (kernel)", strict=True)
 def test_nested_secrets_are_masked(api: Api, owner: Account) -> None:
     shown = api.get("/api/v1/plugins/comms/config", owner).get_data(as_text=True)
     for secret in (AUTH_TOKEN, VAPI_KEY, VAPI_SECRET):

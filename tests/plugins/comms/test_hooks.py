@@ -61,7 +61,7 @@ def test_customer_timeline_export_and_erase(api: Api, owner: Account, fake_twili
     tid = tenant_id(api, owner)
     with api.app.app_context(), tenant_scope(tid):
         [entry] = people.customer_timeline(customer)
-        assert entry["kind"] == "comms.sms.outbound" and entry["summary"] == "Private note"
+        assert entry["type"] == "comms.sms.outbound" and entry["title"] == "Private note"
         exported = people.customer_export(customer)
         assert [m["body"] for m in exported["messages"]] == ["Private note"] and exported["calls"] == []
         assert people.customer_erase(customer) == 1
@@ -69,3 +69,19 @@ def test_customer_timeline_export_and_erase(api: Api, owner: Account, fake_twili
         assert people.customer_export(customer)["messages"][0]["body"] == people.ERASED
     bodies = sorted(m["body"] for m in api.get(f"{COMMS}/messages", owner).get_json())
     assert bodies == sorted([people.ERASED, "Someone else's"])
+
+
+def test_a_text_to_a_known_number_joins_the_customers_timeline(
+        api: Api, owner: Account, fake_twilio: FakeTwilio) -> None:
+    resp = api.post("/api/v1/customers", owner, json={"email": "cust@example.com", "name": "Cust",
+                                                       "phone": CUSTOMER})
+    assert resp.status_code == 201, resp.get_json()
+    customer_id = resp.get_json()["id"]
+    assert api.post(f"{COMMS}/sms", owner, json={"to": CUSTOMER, "body": "See you"}).status_code == 202
+    entries = api.get(f"/api/v1/customers/{customer_id}/timeline", owner).get_json()
+    assert [(e["plugin"], e["title"]) for e in entries if e["plugin"] == "comms"] == [("comms", "See you")]
+    exported = api.get(f"/api/v1/customers/{customer_id}/export", owner).get_json()
+    assert [m["body"] for m in exported["plugins"]["comms"]["messages"]] == ["See you"]
+    assert api.delete(f"/api/v1/customers/{customer_id}", owner).status_code == 204
+    bodies = [m["body"] for m in api.get(f"{COMMS}/messages", owner).get_json()]
+    assert bodies == [people.ERASED]
