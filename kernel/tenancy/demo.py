@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -10,10 +12,12 @@ from kernel.data.base import utcnow
 from kernel.data.models import Membership, Tenant, User
 from kernel.data.session import db
 from kernel.identity import accounts
+from kernel.problems import Problem
 from kernel.services import kernel_services
 from kernel.tenancy.scope import tenant_scope
 
 DEMO_SLUG = "demo"
+log = logging.getLogger("plugboard.demo")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,23 @@ class DemoResult:
         )
 
 
+def _enable_builtins(tenant_id: uuid.UUID, actor: str) -> None:
+    """Switch every built-in plugin on for the demo tenant (restricted ones too, as the
+    platform would), so a first run shows events, payments, messages and invoices at once."""
+    services = kernel_services()
+    for record in services.registry.loaded():
+        if record.source != "builtin":
+            continue
+        with tenant_scope(tenant_id):
+            try:
+                services.activations.set_enabled(tenant_id, record.name, True, actor,
+                                                 as_admin=True, with_dependencies=True)
+            except Problem as refused:  # a plugin may refuse (e.g. it needs config): say so
+                db.session.rollback()
+                log.warning("demo: plugin not enabled", extra={"plugin": record.name,
+                                                               "reason": refused.description})
+
+
 def seed_demo(email: str, password: str) -> DemoResult:
     passwords = kernel_services().passwords
     tenant = db.session.scalars(sa.select(Tenant).where(Tenant.slug == DEMO_SLUG)).one_or_none()
@@ -60,6 +81,7 @@ def seed_demo(email: str, password: str) -> DemoResult:
         db.session.commit()
     if created:  # like every new tenant, it starts with the default-enabled plugins on
         kernel_services().activations.seed_new_tenant(tenant.id, str(user.id))
+    _enable_builtins(tenant.id, str(user.id))
     for seed in kernel_services().demo_seeders:
         with tenant_scope(tenant.id):
             seed(tenant.id)
