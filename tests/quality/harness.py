@@ -132,6 +132,6 @@ def _seed_demo_data(app: Flask, account: Account) -> None:
     from kernel.tenancy.scope import tenant_scope
 
     with app.app_context():
-        for seed in app.extensions.get("plugboard.demo_seeders", []):
+        for seed in kernel_services(app).demo_seeders:
             with tenant_scope(account.tenant_id):
                 seed(uuid.UUID(account.tenant_id))

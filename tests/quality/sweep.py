@@ -86,7 +86,7 @@ class Sweep:
         create, e.g. a settled payment), then calls its create operations (collection POSTs
         first, then actions on them)."""
         with self.app.app_context():
-            for seeder in self.app.extensions.get("plugboard.demo_seeders", []):
+            for seeder in kernel_services(self.app).demo_seeders:
                 seeder(uuid.UUID(self.who.a.tenant_id))
         for with_params in (False, True):
             bindings = self.harvest(self.who.a)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from kernel import events
 from kernel.api import tenant_scope
+from kernel.runtime import events
 from plugins.billing import plugin as billing_plugin
 from tests.helpers import Account, Api
 from tests.testplugins import collector
