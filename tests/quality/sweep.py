@@ -82,12 +82,9 @@ class Sweep:
     # -- A's objects ----------------------------------------------------------------------
 
     def seed(self) -> None:
-        """A gets what ``plugboard demo`` gives a tenant (objects no generated request can
-        create, e.g. a settled payment), then calls its create operations (collection POSTs
-        first, then actions on them)."""
-        with self.app.app_context():
-            for seeder in kernel_services(self.app).demo_seeders:
-                seeder(uuid.UUID(self.who.a.tenant_id))
+        """A calls its create operations (collection POSTs first, then actions on them); it
+        already holds every plugin's demo data (``harness.callers``), e.g. a settled payment
+        or an invoice, which no generated request can create."""
         for with_params in (False, True):
             bindings = self.harvest(self.who.a)
             for op in self.ops:
