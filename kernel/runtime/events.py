@@ -3,9 +3,10 @@
 ``emit(tenant_id, "payments.payment.succeeded", payload)`` adds an ``outbox_events`` row to the
 caller's transaction; nothing is sent if it rolls back. After commit a dispatch job
 fans the event out to one ``event_deliveries`` row per handler of the plugins enabled
-for the tenant (unique per event and handler: the idempotency key) and enqueues a
-delivery job for each. A delivery runs the handler and marks itself delivered in the
-same transaction, so a handler's database work happens exactly once even when the
+for the tenant (unique per event and handler: the idempotency key) and enqueues them in
+batches of ``DELIVERY_BATCH`` per job (rq's bookkeeping costs dozens of Redis round trips a
+job; a batch shares them). Each delivery still runs the handler and marks itself delivered
+in its own transaction, so a handler's database work happens exactly once even when the
 dispatcher runs twice or a worker dies mid-delivery (the sweep re-enqueues it).
 Failed deliveries are retried with back-off, then parked for an admin to retry.
 """
@@ -19,6 +20,8 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hookspecs import EventHandler, JobSpec
@@ -34,6 +37,7 @@ LEASE = 60  # seconds a delivery handed to the queue is left alone by the sweep
 DISPATCH_QUEUED = "events:dispatch-queued"  # Redis flag: a dispatch run waits in the queue
 DISPATCH_FLAG_TTL = 10  # seconds
 BACKOFF = (5, 30, 120, 600)
+DELIVERY_BATCH = 25  # deliveries per job: enough to amortise rq, few enough to share workers
 
 
 class OutboxEvent(TenantOwned, Base):
@@ -109,13 +113,14 @@ def dispatch_events(limit: int = 500) -> int:
             sa.select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))
             .order_by(OutboxEvent.created_at).limit(limit).with_for_update(skip_locked=True)
         ))
+        wanted: list[dict[str, Any]] = []
         for event in events:
             enabled = activations.snapshot.enabled(event.tenant_id)
-            for plugin, handler in _handlers(event.name):
-                if plugin not in enabled:
-                    continue
-                created.append(_delivery(event, plugin, handler_name(plugin, handler)))
+            wanted += [{"id": uuid.uuid4(), "tenant_id": event.tenant_id, "event_id": event.id,
+                        "plugin": plugin, "handler": handler_name(plugin, handler)}
+                       for plugin, handler in _handlers(event.name) if plugin in enabled]
             event.dispatched_at = utcnow()
+        created = _create_deliveries(wanted)
         db.session.commit()
         due = list(db.session.scalars(
             sa.select(EventDelivery.id).where(
@@ -126,9 +131,31 @@ def dispatch_events(limit: int = 500) -> int:
             ).limit(limit)
         ))
         _lease([*created, *due])
-    for delivery_id in [*created, *due]:
-        jobs.submit("kernel.deliver_event", None, None, {"delivery_id": str(delivery_id)})
-    return len(created) + len(due)
+    ids = [str(delivery_id) for delivery_id in [*created, *due]]
+    for start in range(0, len(ids), DELIVERY_BATCH):
+        jobs.submit("kernel.deliver_events", None, None,
+                    {"delivery_ids": ids[start:start + DELIVERY_BATCH]})
+    return len(ids)
+
+
+def _create_deliveries(rows: list[dict[str, Any]]) -> list[uuid.UUID]:
+    """The delivery rows of (event, handler) pairs, created once whatever the dispatcher does.
+
+    One multi-row ``INSERT … ON CONFLICT DO NOTHING`` (a second dispatcher, or this one
+    run again after a crash, finds the rows there), then the ids of every pair, new or not.
+    """
+    if not rows:
+        return []
+    keys = ["event_id", "handler"]
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(pg_insert(EventDelivery).values(rows).on_conflict_do_nothing(index_elements=keys))
+    else:
+        db.session.execute(sqlite_insert(EventDelivery).values(rows).on_conflict_do_nothing(index_elements=keys))
+    event_ids = {row["event_id"] for row in rows}
+    pairs = {(row["event_id"], row["handler"]) for row in rows}
+    found = db.session.execute(sa.select(EventDelivery.id, EventDelivery.event_id, EventDelivery.handler)
+                               .where(EventDelivery.event_id.in_(event_ids)))
+    return [delivery_id for delivery_id, event_id, handler in found if (event_id, handler) in pairs]
 
 
 def _lease(delivery_ids: list[uuid.UUID]) -> None:
@@ -143,18 +170,6 @@ def _lease(delivery_ids: list[uuid.UUID]) -> None:
         db.session.execute(sa.update(EventDelivery).where(EventDelivery.id.in_(delivery_ids))
                            .values(next_attempt_at=utcnow() + dt.timedelta(seconds=LEASE)))
         db.session.commit()
-
-
-def _delivery(event: OutboxEvent, plugin: str, handler: str) -> uuid.UUID:
-    """The delivery row of (event, handler), created once whatever the dispatcher does."""
-    existing = db.session.scalar(sa.select(EventDelivery.id).where(
-        EventDelivery.event_id == event.id, EventDelivery.handler == handler))
-    if existing is not None:
-        return existing
-    row = EventDelivery(tenant_id=event.tenant_id, event_id=event.id, plugin=plugin, handler=handler)
-    with db.session.begin_nested():
-        db.session.add(row)
-    return row.id
 
 
 def deliver_event(delivery_id: str) -> str:
@@ -188,6 +203,19 @@ def deliver_event(delivery_id: str) -> str:
         _failed(row_id, traceback.format_exc(limit=5)[-4000:])
         return "failed"
     return "delivered"
+
+
+def deliver_events(delivery_ids: list[str]) -> str:
+    """Run a batch of deliveries, each in its own transaction (see :func:`deliver_event`).
+
+    A batch killed half-way leaves its undelivered rows pending: the sweep hands them out
+    again when their lease ends, and the delivered ones are never run twice.
+    """
+    outcomes: dict[str, int] = {}
+    for delivery_id in delivery_ids:
+        outcome = deliver_event(delivery_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
 
 
 def _invoke(handler: EventHandler, tenant_id: uuid.UUID, event: OutboxEvent) -> None:
@@ -237,5 +265,6 @@ def kernel_job_specs() -> list[JobSpec]:
         JobSpec("kernel.dispatch_events", dispatch_events, queue="events", timeout=300,
                 cron="* * * * *"),
         JobSpec("kernel.deliver_event", deliver_event, queue="events", timeout=300),
+        JobSpec("kernel.deliver_events", deliver_events, queue="events", timeout=600),
     ]
 

@@ -162,3 +162,28 @@ def test_a_worker_killed_mid_delivery_loses_nothing(world: dict[str, Any], tmp_p
     work(app)
     assert notes(app, alpha) == sorted([f"full:{event_id}", f"ledger:{event_id}"])
     assert deliveries(app) == [("full.on_payment", "delivered", 1), ("ledger.record", "delivered", 1)]
+
+
+def test_deliveries_go_out_in_batches_and_one_failure_does_not_stop_its_batch(
+        world: dict[str, Any]) -> None:
+    from kernel.runtime import events as events_module
+    from tests.kernel.test_jobs import runs
+
+    app, alpha = world["app"], world["alpha"]
+    with app.app_context():  # emitted together, dispatched by one run
+        ids = [emit(uuid.UUID(alpha.tenant_id), "payments.payment.succeeded",
+                    {"n": n, "explode": n == 7}) for n in range(30)]
+        db.session.commit()
+    dispatch(app)
+    work(app)
+    expected = {f"full:{i}" for i in ids} | {f"ledger:{i}" for n, i in enumerate(ids) if n != 7}
+    assert set(notes(app, alpha)) == expected and len(notes(app, alpha)) == len(expected)
+    rows = deliveries(app)
+    assert rows.count(("full.on_payment", "delivered", 1)) == 30
+    assert rows.count(("ledger.record", "delivered", 1)) == 29
+    assert ("ledger.record", "pending", 1) in rows  # the failure waits for its back-off
+    if not kernel_services(app).jobs.inline:
+        # 60 deliveries in ceil(60 / DELIVERY_BATCH) jobs, not one job each
+        batches = runs(app, "kernel.deliver_events")
+        assert len(batches) == -(-60 // events_module.DELIVERY_BATCH)
+        assert runs(app, "kernel.deliver_event") == []
