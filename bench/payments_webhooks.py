@@ -142,6 +142,27 @@ def start_workers(env: dict[str, str], count: int, log: Any) -> list[subprocess.
             for _ in range(count)]
 
 
+def wait_for_workers(env: dict[str, str], count: int, procs: list[subprocess.Popen[bytes]],
+                     timeout: float = 120) -> None:
+    """Block until ``count`` workers listen on this run's queues (booting the app takes
+    seconds: the clock must not count it as delivery time)."""
+    import redis
+    from rq import Worker
+
+    client = redis.Redis.from_url(env["PLUGBOARD_REDIS_URL"])
+    prefix = f"{env['PLUGBOARD_REDIS_NAMESPACE']}:"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready = [w for w in Worker.all(connection=client)
+                 if any(q.startswith(prefix) for q in w.queue_names())]
+        if len(ready) >= count:
+            return
+        if any(proc.poll() is not None for proc in procs):
+            raise RuntimeError("an rq worker exited while starting")
+        time.sleep(0.1)
+    raise RuntimeError(f"{count} rq workers did not start within {timeout} s")
+
+
 def worker_main() -> None:
     from kernel.runtime.jobs import make_worker
 
@@ -168,6 +189,7 @@ def run(count: int, connections: int, workers: int, timeout: float) -> dict[str,
         server = Server("bench.payments_webhooks:app()", env)
         server.wait_ready("/health", {})
         procs = start_workers(env, workers, worker_log)
+        wait_for_workers(env, workers, procs)
         path = f"/api/v1/webhooks/payments/stripe/{tenant_id}"
         bodies = [webhook(i) for i in range(count)]
         meter = CpuMeter(server)

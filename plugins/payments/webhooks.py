@@ -20,7 +20,16 @@ from flask import request
 from flask_smorest import Blueprint
 
 from hookspecs import PaymentProvider, WebhookEvent, WebhookRejected
-from kernel.api import current_tenant_id, db, enter_tenant, platform_scope, problem, public_url, tenant_scope
+from kernel.api import (
+    audit_skip,
+    current_tenant_id,
+    db,
+    enter_tenant,
+    platform_scope,
+    problem,
+    public_url,
+    tenant_scope,
+)
 from plugins.payments import config, inbox, providers
 from plugins.payments.errors import WebhookEndpointUnknown, domain_errors
 from plugins.payments.models import Payment
@@ -42,6 +51,7 @@ def url_for(provider: str, account: str) -> str:
 @domain_errors
 def receive(provider: str, endpoint: str) -> dict[str, object]:
     """A provider's notification, verified with the endpoint's secret and applied once."""
+    audit_skip()  # a provider's report, not a person's action: the inbox rows are the record
     body = request.get_data(cache=True)
     if endpoint == config.PLATFORM:
         found = providers.builtin(provider)

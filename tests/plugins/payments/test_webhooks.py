@@ -33,6 +33,25 @@ def test_a_paid_payment_emits_exactly_one_event(world: World) -> None:
     assert shop.ORDERS[(world.tenant_id, "o-1")]["state"] == "paid"
 
 
+def test_a_webhook_writes_no_audit_row(world: World) -> None:
+    """A provider's report is not a person's action: the inbox row is its record."""
+    import sqlalchemy as sa
+
+    from kernel.data.models import AuditEntry
+    from kernel.data.session import db
+    from kernel.tenancy.scope import platform_scope
+
+    def audit_rows() -> int:
+        with world.app.app_context(), platform_scope():
+            return db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) or 0
+
+    payment = paid_intent(world)
+    before = audit_rows()
+    assert world.stripe_webhook(world.intent_event(payment["provider_ref"])).status_code == 200
+    assert world.payment(payment["id"])["status"] == "succeeded"
+    assert audit_rows() == before
+
+
 def test_the_same_event_five_times_is_applied_once(world: World) -> None:
     payment = paid_intent(world)
     body = world.intent_event(payment["provider_ref"], event_id="evt_same")
