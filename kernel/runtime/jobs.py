@@ -125,7 +125,8 @@ def run_inline(name: str, tenant: uuid.UUID | None, key: str | None, kwargs: dic
     key = key or f"inline:{uuid.uuid4().hex}"  # lets a retry pick up its own run row
     for attempt in range(retries + 1):
         try:
-            return execute(name, str(tenant) if tenant else None, kwargs, key)
+            return execute(name, str(tenant) if tenant else None, kwargs, key,
+                           last_attempt=attempt == retries)
         except Exception:
             if attempt == retries:
                 log.exception("inline job errored", extra={"job": name})
@@ -173,8 +174,13 @@ def _call(func: Callable[..., Any], tenant_id: uuid.UUID | None, kwargs: dict[st
     return func(**args)
 
 
-def execute(name: str, tenant: str | None, kwargs: dict[str, Any], key: str | None = None) -> str:
-    """The job wrapper; rq calls this by name. Needs an application context."""
+def execute(name: str, tenant: str | None, kwargs: dict[str, Any], key: str | None = None,
+            last_attempt: bool | None = None) -> str:
+    """The job wrapper; rq calls this by name. Needs an application context.
+
+    ``last_attempt`` says whether a failure now is final (inline mode knows); under rq
+    it is read from the job's retries left.
+    """
     jobs: Jobs = kernel_services().jobs
     plugin, spec = jobs.spec(name)
     tenant_id = uuid.UUID(tenant) if tenant else None
@@ -198,8 +204,12 @@ def execute(name: str, tenant: str | None, kwargs: dict[str, Any], key: str | No
             db.session.commit()
     except JobFailed as failed:
         db.session.rollback()
-        _record(run_id, status="failed", error=failed.reason, finished_at=utcnow())
-        if failed.retry:
+        again = failed.retry and not (_last_attempt() if last_attempt is None else last_attempt)
+        # a failure that will be retried stays re-runnable ("errored"), or the retry would
+        # find a finished run and end as a duplicate without running
+        _record(run_id, status="errored" if again else "failed", error=failed.reason,
+                finished_at=utcnow())
+        if again:
             raise
         return "failed"
     except Exception:
@@ -209,6 +219,13 @@ def execute(name: str, tenant: str | None, kwargs: dict[str, Any], key: str | No
         raise
     _record(run_id, status="succeeded", error=None, finished_at=utcnow())
     return "succeeded"
+
+
+def _last_attempt() -> bool:
+    from rq import get_current_job
+
+    job = get_current_job()
+    return job is None or not job.retries_left
 
 
 def _current_rq_id() -> str | None:

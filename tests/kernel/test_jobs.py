@@ -85,6 +85,18 @@ def test_a_job_is_retried_then_succeeds(world: dict[str, Any]) -> None:
     assert [n for n in notes(app, alpha) if n.startswith("attempt:")] == ["attempt:x:3"]
 
 
+def test_an_expected_failure_that_asks_for_a_retry_is_retried(world: dict[str, Any]) -> None:
+    app, alpha = world["app"], world["alpha"]
+    enqueue(app, "full.flaky", alpha, label="r", fail_times=2, expected=True)
+    work(app)
+    assert runs(app, "full.flaky") == [(alpha.tenant_id, "succeeded", 3)]
+    assert [n for n in notes(app, alpha) if n.startswith("attempt:")] == ["attempt:r:3"]
+    enqueue(app, "full.flaky", alpha, label="s", fail_times=10, expected=True)
+    work(app)  # out of retries: it ends failed, with the job's reason
+    assert (alpha.tenant_id, "failed", 4) in runs(app, "full.flaky")
+    assert full.ATTEMPTS["s"] == 4
+
+
 def test_a_job_that_keeps_erroring_ends_errored(world: dict[str, Any]) -> None:
     app, alpha = world["app"], world["alpha"]
     enqueue(app, "full.flaky", alpha, label="y", fail_times=10)

@@ -131,11 +131,13 @@ def cleanup(tenant_id: uuid.UUID) -> int:
 ATTEMPTS: dict[str, int] = {}
 
 
-def flaky(tenant_id: uuid.UUID, label: str, fail_times: int) -> None:
-    """Errors ``fail_times`` times, then writes a note."""
+def flaky(tenant_id: uuid.UUID, label: str, fail_times: int, expected: bool = False) -> None:
+    """Errors (or, ``expected``, fails with a retry asked) ``fail_times`` times, then writes a note."""
     ATTEMPTS[label] = ATTEMPTS.get(label, 0) + 1
     db.session.add(FullNote(text=f"attempt:{label}:{ATTEMPTS[label]}"))
     if ATTEMPTS[label] <= fail_times:
+        if expected:
+            raise JobFailed(f"remote busy {ATTEMPTS[label]}", retry=True)
         raise RuntimeError(f"transient failure {ATTEMPTS[label]}")
 
 
