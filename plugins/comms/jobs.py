@@ -5,20 +5,29 @@ A provider that is rate limiting or down (429, 5xx, network) is retried here wit
 exponential back-off; a permanent refusal is stored on the row and the job ends. The
 SID Twilio gives is committed at once, before anything else, so a crash afterwards never
 sends the text twice, and status callbacks that raced ahead of it are applied then.
+
+A send is claimed once (``send_started_at``, a compare-and-set) before Twilio is called,
+so two jobs for one text never both send it. ``comms.sweep_stuck`` (every 5 minutes)
+re-queues a text whose job was lost before it started (still unclaimed after
+``LOST_AFTER``), and ends as failed a text whose send was cut off between the claim and
+Twilio's answer (claimed, no SID, after ``INTERRUPTED_AFTER``, longer than the job's
+timeout): Twilio may or may not have taken it, so it is never sent blindly again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
+import sqlalchemy as sa
 from flask import current_app
 
 from hookspecs import JobSpec
-from kernel.api import db, plugin_config, public_url, utcnow
+from kernel.api import db, enqueue, plugin_config, public_url, utcnow
 from plugins.comms import ratelimit, services, twilio_client, vapi_client, voice
 from plugins.comms.models import Call, Message
 from plugins.comms.providers import Permanent, ProviderError, Transient
@@ -26,12 +35,17 @@ from plugins.comms.providers import Permanent, ProviderError, Transient
 log = logging.getLogger("plugboard.comms")
 BACKOFF = (1.0, 2.0, 4.0, 8.0)  # seconds before each retry; 15 s in all, then the text fails
 T = TypeVar("T")
+SEND_TIMEOUT = 600  # below the worker's stop grace period (11 min in compose): a deploy never cuts a send
+LOST_AFTER = dt.timedelta(minutes=15)  # queued and never claimed: its job was lost
+INTERRUPTED_AFTER = dt.timedelta(seconds=SEND_TIMEOUT) + dt.timedelta(minutes=5)
+INTERRUPTED = ("The send was interrupted before Twilio answered; Twilio may or may not have "
+               "accepted the text. Check the Twilio console before sending it again.")
 
 
 def specs() -> list[JobSpec]:
-    # below the worker's stop grace period (11 min in compose), so a deploy never cuts a send
-    return [JobSpec("comms.send_sms", send_sms, queue="comms", timeout=600),
-            JobSpec("comms.start_call", start_call, queue="comms", timeout=300)]
+    return [JobSpec("comms.send_sms", send_sms, queue="comms", timeout=SEND_TIMEOUT),
+            JobSpec("comms.start_call", start_call, queue="comms", timeout=300),
+            JobSpec("comms.sweep_stuck", sweep_stuck, queue="comms", cron="*/5 * * * *")]
 
 
 def status_callback_url(tenant_id: uuid.UUID) -> str:
@@ -65,10 +79,21 @@ def _message(message_id: str) -> Message:
     return found
 
 
+def _claim(message_id: uuid.UUID) -> bool:
+    """Mark the text's send as started, once: False when another job did already."""
+    claimed = db.session.execute(
+        sa.update(Message)
+        .where(Message.id == message_id, Message.status == "queued",
+               Message.provider_sid.is_(None), Message.send_started_at.is_(None))
+        .values(send_started_at=utcnow())
+        .execution_options(synchronize_session=False))
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+
 def send_sms(message_id: str, tenant_id: uuid.UUID) -> str:
-    message = db.session.get(Message, uuid.UUID(message_id))
-    if message is None or message.status != "queued" or message.provider_sid:
+    if not _claim(uuid.UUID(message_id)):
         return "nothing to do"
+    message = _message(message_id)
     settings = services.Settings.from_config(plugin_config("comms"))
     if not settings.twilio:
         return _fail(message, "Twilio is not configured for this tenant.")
@@ -94,6 +119,26 @@ def send_sms(message_id: str, tenant_id: uuid.UUID) -> str:
     services.lock_sid(sent.sid)  # see services.record_status: callbacks that came first
     services.apply_recorded(message)
     return "sent"
+
+
+def sweep_stuck(tenant_id: uuid.UUID) -> str:
+    """Re-queue texts whose send job was lost; fail those whose send was cut off."""
+    now = utcnow()
+    stuck = db.session.scalars(sa.select(Message).where(
+        Message.direction == "outbound", Message.status == "queued", Message.provider_sid.is_(None),
+        sa.or_(sa.and_(Message.send_started_at.is_(None), Message.created_at < now - LOST_AFTER),
+               Message.send_started_at < now - INTERRUPTED_AFTER),
+    ).order_by(Message.created_at).limit(500))
+    requeued = failed = 0
+    for message in stuck:
+        if message.send_started_at is None:
+            enqueue("comms.send_sms", key=f"comms.sms:{message.id}:swept",
+                    message_id=str(message.id))
+            requeued += 1
+        else:
+            _fail(message, INTERRUPTED)
+            failed += 1
+    return f"{requeued} re-queued, {failed} failed"
 
 
 def start_call(call_id: str, tenant_id: uuid.UUID) -> str:

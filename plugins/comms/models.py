@@ -56,6 +56,8 @@ class Message(TenantOwned, Base):
     created_by: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: when a send job claimed the text (once: a second job for it does nothing)
+    send_started_at: Mapped[dt.datetime | None]
     submitted_at: Mapped[dt.datetime | None]
     delivered_at: Mapped[dt.datetime | None]
 
