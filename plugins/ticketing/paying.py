@@ -20,16 +20,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from hookspecs import PluginRefusal
+from hookspecs import Payable, PayableRefusal, PluginRefusal
 from kernel.api import current_tenant_id, db, emit, tenant_hook, utcnow
 from plugins.ticketing import capacity, orders, states
 from plugins.ticketing.errors import PaymentRefused, PaymentsNotEnabled, SoldOut
 from plugins.ticketing.models import Order
-
-try:  # contract 1.1's answer types arrive with the payments branch
-    from hookspecs import Payable, PayableRefusal  # type: ignore[attr-defined]
-except ImportError:  # until then payments reads the 1.0 mapping answer
-    Payable = PayableRefusal = None
 
 log = logging.getLogger("plugins.ticketing")
 
@@ -39,7 +34,7 @@ KIND = orders.KIND
 # -- plugboard_resolve_payable -------------------------------------------------------------------
 
 
-def payable(ref: str) -> Any:
+def payable(ref: str) -> Payable | PayableRefusal | None:
     """What order ``ref`` is due now, a refusal when it is not payable, None if unknown."""
     try:
         order = db.session.get(Order, uuid.UUID(ref))
@@ -49,17 +44,9 @@ def payable(ref: str) -> Any:
         return None
     refusal = _refusal(order)
     if refusal is not None:
-        reason, detail = refusal
-        if PayableRefusal is not None:
-            return PayableRefusal(reason, detail)
-        raise PluginRefusal(detail, status=409, type_="payable-refused")
-    description = f"Order {order.code}"
-    if Payable is not None:
-        return Payable(order.total_amount, order.currency, description, customer_id=order.customer_id,
-                       account="tenant", metadata={"order_code": order.code})
-    return {"amount": order.total_amount, "currency": order.currency, "description": description,
-            "customer_id": str(order.customer_id) if order.customer_id else None,
-            "account": "tenant", "receiving_account": "tenant"}
+        return PayableRefusal(*refusal)
+    return Payable(order.total_amount, order.currency, f"Order {order.code}", customer_id=order.customer_id,
+                   account="tenant", metadata={"order_code": order.code})
 
 
 def _refusal(order: Order) -> tuple[str, str] | None:
