@@ -24,6 +24,7 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
 * public files: :func:`public_asset_key`, :func:`public_asset_url`; :func:`public_url` (1.1)
 * storefront fast path: :func:`add_public_responder`, :class:`EdgeResponse`
 * events and jobs (1.1): :func:`emit`, :func:`enqueue`, :class:`EventNameError`
+* numbers people read (1.1): :func:`next_number` (gapless, per tenant)
 * customers (1.1): :class:`Customer`, :func:`find_or_create_customer`,
   :func:`customer_by_phone`, :func:`current_customer`, :func:`customer_required`
 
@@ -58,6 +59,7 @@ from kernel.runtime.audit import describe as audit_describe
 from kernel.runtime.audit import skip as audit_skip
 from kernel.runtime.broadcast import Broadcast
 from kernel.runtime.mail import Mailer
+from kernel.runtime.numbering import next_number
 from kernel.runtime.plugin_calls import EventNameError, emit, enqueue
 from kernel.runtime.storage import Storage, public_asset_key, public_asset_url, public_base_url
 from kernel.services import kernel_services
@@ -97,6 +99,7 @@ __all__ = [
     "field_error",
     "find_or_create_customer",
     "mailer",
+    "next_number",
     "page_components",
     "paginate",
     "platform_admin_required",

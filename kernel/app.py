@@ -20,7 +20,13 @@ from kernel.registry.activation import Activations
 from kernel.registry.install import app_ready, install
 from kernel.registry.manager import Candidate, PluginRegistry, builtin_candidates, entry_point_candidates
 from kernel.registry.registrations import Registration
-from kernel.runtime import account_mail, audit, events, maintenance
+from kernel.runtime import (
+    account_mail,
+    audit,
+    events,
+    maintenance,
+    numbering,  # noqa: F401 - its model is part of the kernel's schema
+)
 from kernel.runtime.broadcast import Broadcast
 from kernel.runtime.jobs import Jobs, kernel_job_specs
 from kernel.runtime.mail import Mailer

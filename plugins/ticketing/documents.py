@@ -54,7 +54,7 @@ def render_pdf(event: Event, order: Order, ticket: Ticket, ticket_type: TicketTy
                  f"Ticket: {ticket_type.name}",
                  f"Attendee: {ticket.attendee_name or order.name}",
                  f"Price: {money.display(ticket.price_amount, order.currency)}",
-                 f"Order: {order.code}"):
+                 f"Order: {order.code}" + (f" (no. {order.number})" if order.number else "")):
         pdf.cell(0, 6, _latin1(line), new_x="LMARGIN", new_y="NEXT")
     pdf.image(io.BytesIO(qr(ticket.secret, "png", scale=10)), x=34, y=pdf.get_y() + 6, w=80)
     return bytes(pdf.output())

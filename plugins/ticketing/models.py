@@ -111,6 +111,7 @@ class Order(TenantOwned, Base):
     __tablename__ = "ticketing_orders"
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "code"),
+        sa.UniqueConstraint("tenant_id", "number"),
         sa.Index("ix_ticketing_orders_tenant_event_status", "tenant_id", "event_id", "status"),
         sa.Index("ix_ticketing_orders_status_expires_at", "status", "expires_at"),
     )
@@ -118,6 +119,8 @@ class Order(TenantOwned, Base):
     id: Mapped[uuid.UUID] = _pk()
     event_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("ticketing_events.id", ondelete="RESTRICT"))
     code: Mapped[str] = mapped_column(sa.String(16))
+    #: the number people read (1, 2, 3… per tenant), given when the order is paid
+    number: Mapped[int | None] = mapped_column(sa.BigInteger)
     #: the buyer's credential to read the order (compared in constant time)
     secret: Mapped[str] = mapped_column(sa.String(64))
     customer_id: Mapped[uuid.UUID | None] = mapped_column(

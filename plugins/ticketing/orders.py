@@ -19,12 +19,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kernel.api import Customer, db, emit, enqueue, find_or_create_customer, utcnow
+from kernel.api import Customer, db, emit, enqueue, find_or_create_customer, next_number, utcnow
 from plugins.ticketing import capacity, services, states
 from plugins.ticketing.errors import EventNotOnSale, Invalid, NotFound, PaymentsNotEnabled, SalesClosed
 from plugins.ticketing.models import Event, Order, Ticket, TicketType
 
 KIND = "ticketing.order"
+ORDER_NUMBERS = "ticketing.order"  # the tenant's sequence of order numbers
 # order codes people read out: no 0/O, 1/I/L; 10 characters = 50 bits
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10
@@ -150,14 +151,14 @@ def _write(tenant_id: uuid.UUID, event: Event, items: Sequence[Item], types: dic
     db.session.add(order)
     db.session.add_all(_tickets(tenant_id, order, items, types))
     emit("ticketing.order.placed", event_payload(order))
-    if paid_now:
-        _announce_paid(order, None)
     db.session.flush()
     # Everything is written; the quota locks come last and are held only for the count,
     # the paid-seat counter and the commit. A refusal rolls all of it back.
     need = capacity.take(quantities, {t: tt.name for t, tt in types.items()}, exclude=order.id)
     if paid_now:
         capacity.add_sold(quantities, 1, need)
+        order.number = next_number(ORDER_NUMBERS)  # the last lock taken: quotas, then the number
+        _announce_paid(order, None)
     return order
 
 
@@ -172,7 +173,8 @@ def _tickets(tenant_id: uuid.UUID, order: Order, items: Sequence[Item],
 
 def event_payload(order: Order, **extra: Any) -> dict[str, Any]:
     """What ticketing's events carry: ids and money, never secrets."""
-    return {"order_id": str(order.id), "code": order.code, "event_id": str(order.event_id),
+    return {"order_id": str(order.id), "code": order.code, "number": order.number,
+            "event_id": str(order.event_id),
             "customer_id": str(order.customer_id) if order.customer_id else None,
             "amount": order.total_amount, "currency": order.currency, "status": order.status, **extra}
 
@@ -201,6 +203,8 @@ def mark_paid(order: Order, payment_id: str | None = None, provider: str | None 
 
 def _paid(order: Order, payment_id: str | None, provider: str | None) -> None:
     states.move("order", order, states.PAID)
+    if order.number is None:  # the caller holds the quota and order locks: the number comes last
+        order.number = next_number(ORDER_NUMBERS)
     order.paid_at = order.updated_at = utcnow()
     if payment_id:
         order.payment_id, order.payment_provider = payment_id, provider

@@ -224,6 +224,8 @@ class ReasonSchema(Strict):
 class OrderSchema(ma.Schema):
     id = fields.UUID()
     code = fields.String()
+    number = fields.Integer(allow_none=True, metadata={
+        "description": "The order's number (1, 2, 3… per organiser), given when it is paid."})
     event_id = fields.UUID()
     customer_id = fields.UUID(allow_none=True)
     email = fields.String()

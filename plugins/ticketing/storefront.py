@@ -188,8 +188,8 @@ def place_order(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     if order.status == states.PENDING:
         payment = _start_payment(order, data["provider"], data["return_url"])
     audit_describe("ticketing.order.place", "order", order.id, total=order.total_amount)
-    return {"id": str(order.id), "code": order.code, "secret": order.secret, "status": order.status,
-            "expires_at": order.expires_at.isoformat(),
+    return {"id": str(order.id), "code": order.code, "number": order.number, "secret": order.secret,
+            "status": order.status, "expires_at": order.expires_at.isoformat(),
             "total": {"amount": order.total_amount, "currency": order.currency}, "payment": payment}, 201
 
 
@@ -230,7 +230,7 @@ def read_order(query: dict[str, Any], code: str) -> dict[str, Any]:
     event = db.session.get(Event, order.event_id)
     assert event is not None
     body: dict[str, Any] = {
-        "id": str(order.id), "code": order.code, "status": order.status,
+        "id": str(order.id), "code": order.code, "number": order.number, "status": order.status,
         "expires_at": order.expires_at.isoformat(), "email": order.email, "name": order.name,
         "total": {"amount": order.total_amount, "currency": order.currency},
         "event": {"slug": event.slug, "title": event.title, "starts_at": event.starts_at.isoformat(),

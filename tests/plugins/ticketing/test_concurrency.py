@@ -110,6 +110,11 @@ def test_200_buyers_for_the_last_50_seats_of_a_shared_quota(paid_shop: Shop, ser
         return int(db.session.scalar(sa.select(sa.func.count(Ticket.id))) or 0)
     assert shop.run(sold) == 100 + 0  # refused buyers left nothing behind
 
+    def numbers() -> list[int | None]:
+        return list(db.session.scalars(sa.select(Order.number).where(Order.status == "paid")))
+    paid_numbers = shop.run(numbers)  # free orders are paid at once, each numbered
+    assert sorted(paid_numbers) == list(range(1, len(paid_numbers) + 1))  # unique, no gap
+
 
 def test_expiries_and_late_payments_racing_new_buyers(paid_shop: Shop, server: int) -> None:
     """50 pending orders expire; 50 late payments, the expiry job and 100 new buyers race."""

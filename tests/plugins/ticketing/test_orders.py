@@ -263,3 +263,22 @@ def test_box_office_sales_are_paid_at_once_and_respect_quotas(shop: Shop) -> Non
     assert refunded.get_json()["status"] == "refunded" and fakepay.REFUNDS == []  # paid in cash
     assert shop.api.post(url, shop.owner, json={"quantity": 1, "email": "x@in.example",
                                                 "name": "X"}).status_code == 201  # seats came back
+
+
+def test_orders_are_numbered_gaplessly_when_they_are_paid(paid_shop: Shop) -> None:
+    shop = paid_shop
+    tt = _event(shop, capacity=2)
+    first = shop.placed("summer-fest", (tt["id"], 1))
+    never_paid = shop.placed("summer-fest", (tt["id"], 1), email="slow@example.com")
+    assert first["number"] is None  # pending: no number yet
+    _expire(shop, never_paid)
+    second = shop.placed("summer-fest", (tt["id"], 1), email="second@example.com")
+    shop.pay(second)
+    shop.pay(first)
+    shop.pay(first)  # a redelivery takes no second number
+
+    def number(order: dict[str, Any]) -> int | None:
+        return shop.api.get(f"{BASE}/orders/{order['id']}", shop.owner).get_json()["number"]  # type: ignore[no-any-return]
+    assert (number(second), number(first), number(never_paid)) == (1, 2, None)
+    free = shop.ticket_type(shop.event(slug="free-fest")["id"], "Guest", 0)
+    assert shop.placed("free-fest", (free["id"], 1), email="guest@example.com")["number"] == 3

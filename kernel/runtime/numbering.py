@@ -1,0 +1,57 @@
+"""Numbers people read (order, invoice, ticket numbers): gapless sequences per tenant.
+
+``next_number("ticketing.order")`` takes the next number of that sequence for the tenant
+in scope: 1, 2, 3… It is one statement, an upsert that increments the sequence's row
+and returns the new value, so the row stays locked until the caller's transaction ends:
+concurrent callers queue behind it, a rollback gives the number back (numbers are never
+skipped or reused) and a commit makes it final. Take the number last in a transaction,
+when the document is final, to hold the lock for as little time as possible.
+
+.. versionadded:: 1.1 in :mod:`kernel.api`
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kernel.data.base import Base, TenantOwned
+from kernel.data.session import db
+from kernel.tenancy.scope import current_tenant_id
+
+NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+
+class NumberSequence(TenantOwned, Base):
+    """The last number given out by a tenant's sequence ``name``."""
+
+    __tablename__ = "number_sequences"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "name"),)
+
+    name: Mapped[str] = mapped_column(sa.String(80))
+    last_value: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+def next_number(name: str) -> int:
+    """The next number (from 1) of sequence ``name`` (``<plugin>.<thing>``) for the tenant
+    in scope, taken in the caller's transaction. Raises ``ValueError`` for a bad name and
+    ``ScopeError`` outside a tenant scope."""
+    if not NAME.match(name) or len(name) > 80:
+        raise ValueError(f"sequence name {name!r} must look like '<plugin>.<thing>'")
+    tenant_id = current_tenant_id()
+    table = NumberSequence.__table__
+    assert isinstance(table, sa.Table)
+    values = {"tenant_id": tenant_id, "name": name, "last_value": 1}
+    keys, bump = ["tenant_id", "name"], {"last_value": table.c.last_value + 1}
+    statement: sa.Executable
+    if db.session.get_bind().dialect.name == "postgresql":
+        statement = (pg_insert(table).values(values).on_conflict_do_update(index_elements=keys, set_=bump)
+                     .returning(table.c.last_value))
+    else:
+        statement = (sqlite_insert(table).values(values)
+                     .on_conflict_do_update(index_elements=keys, set_=bump).returning(table.c.last_value))
+    return int(db.session.execute(statement).scalar_one())
