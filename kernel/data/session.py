@@ -29,20 +29,28 @@ from kernel.services import kernel_services
 log = logging.getLogger("plugboard.db")
 
 
-def after_commit(session: Session, callback: Any) -> None:
+def after_commit(session: Session, callback: Any, key: str | None = None) -> None:
     """Run ``callback()`` once ``session``'s current transaction commits (now, if none).
 
     Dropped if the transaction rolls back. The callback must not use ``session``;
-    jobs run inline open an application context (hence a session) of their own.
+    jobs run inline open an application context (hence a session) of their own. With a
+    ``key``, only the first callback of that key in a transaction is kept (e.g. one
+    dispatch request per transaction however many events it emitted).
     """
     if not session.in_transaction():
         callback()
         return
+    if key is not None:
+        keys: set[str] = session.info.setdefault("after_commit_keys", set())
+        if key in keys:
+            return
+        keys.add(key)
     session.info.setdefault("after_commit", []).append(callback)
 
 
 @event.listens_for(PlugboardSession, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    session.info.pop("after_commit_keys", None)
     for callback in session.info.pop("after_commit", []):
         callback()
 
@@ -50,6 +58,7 @@ def _run_after_commit(session: Session) -> None:
 @event.listens_for(PlugboardSession, "after_rollback")
 def _drop_after_commit(session: Session) -> None:
     session.info.pop("after_commit", None)
+    session.info.pop("after_commit_keys", None)
 
 
 def end_read_only(session: Session) -> None:

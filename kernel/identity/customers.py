@@ -26,6 +26,8 @@ from typing import Any, NoReturn
 
 import phonenumbers
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.data.base import Base, TenantOwned, utcnow
@@ -197,6 +199,26 @@ def _insert(email: str, name: str, phone: str | None, marketing_consent: bool = 
     return row
 
 
+def _insert_if_absent(email: str, name: str, phone: str | None) -> Customer | None:
+    """The new customer, or None when the tenant has one with this e-mail already.
+
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` instead of a savepoint, an insert
+    and its release: a racing transaction's uncommitted insert of the same e-mail makes
+    this one wait for it, then do nothing if it committed.
+    """
+    values = {"id": uuid.uuid4(), "tenant_id": current_tenant_id(), "email": email.strip().lower(),
+              "name": name.strip(), "phone": phone}
+    keys = ["tenant_id", "email"]
+    statement: sa.Executable
+    if db.session.get_bind().dialect.name == "postgresql":
+        statement = (pg_insert(Customer).values(values).on_conflict_do_nothing(index_elements=keys)
+                     .returning(Customer))
+    else:
+        statement = (sqlite_insert(Customer).values(values).on_conflict_do_nothing(index_elements=keys)
+                     .returning(Customer))
+    return db.session.scalars(statement).one_or_none()
+
+
 def find_or_create_customer(email: str, name: str = "", phone: str | None = None) -> Customer:
     """The tenant's customer with this e-mail, created as a guest when there is none.
 
@@ -209,15 +231,11 @@ def find_or_create_customer(email: str, name: str = "", phone: str | None = None
     """
     found = customer_by_email(email)
     if found is None:
-        try:
-            with db.session.begin_nested():  # a racing checkout may insert the same e-mail
-                row = _insert(email, name, phone)
-                db.session.flush()
-        except sa.exc.IntegrityError:
-            found = customer_by_email(email)
-        else:
-            _emit("customer.created", {"customer_id": str(row.id)})
-            return row
+        created = _insert_if_absent(email, name, phone)
+        if created is not None:
+            _emit("customer.created", {"customer_id": str(created.id)})
+            return created
+        found = customer_by_email(email)  # a racing checkout inserted it first
     if found is None:  # pragma: no cover - only if the winner was deleted meanwhile
         raise RuntimeError("customer vanished while being created")
     if name and not found.name:

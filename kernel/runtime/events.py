@@ -81,7 +81,7 @@ def emit(tenant_id: uuid.UUID, name: str, payload: dict[str, Any]) -> uuid.UUID:
     if jobs.inline:
         jobs.enqueue("kernel.dispatch_events")
     else:
-        after_commit(db.session(), lambda: _request_dispatch(jobs))
+        after_commit(db.session(), lambda: _request_dispatch(jobs), key=DISPATCH_QUEUED)
     return event.id
 
 

@@ -221,3 +221,22 @@ def test_tenant_settings_on_an_autocommit_or_failed_connection(app: Flask) -> No
             # a failed transaction: no raw psycopg error, the caller goes through SQLAlchemy
             assert kernel_scoping._send_rls_settings(raw, (tid, "off")) is False
             conn.rollback()
+
+
+def test_keyed_after_commit_callbacks_run_once_per_transaction(api: Api, app: Flask) -> None:
+    acct = api.register("keyed")
+    ran: list[str] = []
+    with app.app_context(), tenant_scope(uuid.UUID(acct.tenant_id)):
+        for n in range(3):  # e.g. three events emitted: one dispatch request
+            db.session.scalars(sa.select(Domain)).all()
+            after_commit(db.session(), lambda n=n: ran.append(f"keyed-{n}"), key="dispatch")
+            after_commit(db.session(), lambda n=n: ran.append(f"plain-{n}"))
+        db.session.commit()
+        assert ran == ["keyed-0", "plain-0", "plain-1", "plain-2"]
+        db.session.scalars(sa.select(Domain)).all()
+        after_commit(db.session(), lambda: ran.append("rolled back"), key="dispatch")
+        db.session.rollback()
+        db.session.scalars(sa.select(Domain)).all()  # a new transaction: the key is free again
+        after_commit(db.session(), lambda: ran.append("next"), key="dispatch")
+        db.session.commit()
+    assert ran[4:] == ["next"]
