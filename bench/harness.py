@@ -39,6 +39,15 @@ GUNICORN_ARGS = ("--workers", "2", "--worker-class", "gthread", "--threads", "4"
                  "--log-level", "warning")
 
 
+def gunicorn_args(worker_class: str = "gthread") -> tuple[str, ...]:
+    """``GUNICORN_ARGS`` with another worker class (``sync``: one request at a time)."""
+    if worker_class == "gthread":
+        return GUNICORN_ARGS
+    args = list(GUNICORN_ARGS)
+    args[args.index("--worker-class") + 1] = worker_class
+    return tuple(args)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -57,11 +66,12 @@ def machine() -> dict[str, Any]:
 class Server:
     """gunicorn serving ``spec`` on a loopback port until ``stop``."""
 
-    def __init__(self, spec: str, env: dict[str, str]) -> None:
+    def __init__(self, spec: str, env: dict[str, str],
+                 args: tuple[str, ...] = GUNICORN_ARGS) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-                        *GUNICORN_ARGS, spec]
+                        *args, spec]
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
         self._proc = subprocess.Popen(self.command, cwd=ROOT, env=env,  # noqa: S603 - argv, no shell
                                       stdout=self._log, stderr=self._log, start_new_session=True)
