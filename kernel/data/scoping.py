@@ -14,6 +14,7 @@ The scope itself (which tenant the current code runs as) is :mod:`kernel.tenancy
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from typing import Any, cast
@@ -73,10 +74,15 @@ _RLS_SQLALCHEMY = sa.text(_RLS_SETTINGS.format(tenant=":tid", all_tenants=":all"
 
 def _sync_rls(session: Session) -> None:
     """Set PostgreSQL's transaction-local tenant settings when the scope changed."""
+    wanted = _scope_settings()
+    # The common case, without procuring the connection: this transaction (CONNECTION is
+    # set from after_begin to the end of the outermost transaction, and after_begin forgets
+    # the settings) already runs with these settings.
+    if session.info.get("rls_settings") == wanted and session.info.get(CONNECTION) is not None:
+        return
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    wanted = _scope_settings()
     # Procure the connection first: a new transaction (after_begin) forgets the settings,
     # which SET LOCAL lost at the previous commit.
     connection = session.connection()
@@ -163,38 +169,75 @@ _TENANT_TABLES: dict[str, dict[str, str]] = {}  # "map" -> the map; emptied when
 @event.listens_for(sa.orm.Mapper, "after_mapper_constructed")
 def _mapper_added(mapper: Any, class_: type) -> None:
     _TENANT_TABLES.clear()
+    _TOUCHED.clear()
 
 
-def _tenant_models_in(statement: Any) -> list[str]:
-    """Tenant-owned models a statement touches anywhere: joins, subqueries, EXISTS, DML."""
+def _walk_tenant_models(statement: Any) -> tuple[str, ...]:
     owned = _tenant_tables()
     tables = find_tables(statement, include_joins=True, include_aliases=True, include_crud=True)
-    return sorted({owned[t.name] for t in tables if getattr(t, "name", None) in owned})
+    return tuple(sorted({owned[t.name] for t in tables if getattr(t, "name", None) in owned}))
+
+
+# SQLAlchemy cache key (its ``.key`` tuple) -> the tenant-owned models the statement
+# touches. Statements with equal keys compile to the same SQL, so they touch the same
+# tables; the scope is never part of what is cached, only this fact about the statement.
+_TOUCHED: dict[Any, tuple[str, ...]] = {}
+_TOUCHED_MAX = 5_000  # distinct statement shapes; emptied whole when full
+
+
+def _tenant_models_in(statement: Any) -> tuple[str, ...]:
+    """Tenant-owned models a statement touches anywhere: joins, subqueries, EXISTS, DML.
+
+    Walking the statement costs more than a query on a fast connection, so the answer is
+    kept per statement shape (SQLAlchemy's cache key, which SQLAlchemy computes anyway to
+    find the compiled form and memoises on the statement). A statement SQLAlchemy cannot
+    cache (no key) is walked every time.
+    """
+    cache_key = statement._generate_cache_key()
+    if cache_key is None:
+        return _walk_tenant_models(statement)
+    names = _TOUCHED.get(cache_key.key)
+    if names is None:
+        names = _walk_tenant_models(statement)
+        if len(_TOUCHED) >= _TOUCHED_MAX:
+            _TOUCHED.clear()
+        _TOUCHED[cache_key.key] = names
+    return names
+
+
+@functools.lru_cache(maxsize=4096)
+def _tenant_criteria(tid: uuid.UUID) -> Any:
+    """The loader criterion that keeps every tenant-owned entity to ``tid``'s rows.
+
+    One option object per tenant, reused: building it analyses the lambda each time. The
+    tenant is the lambda's closure variable, which SQLAlchemy extracts as a bound value
+    on every execution, so the compiled form is shared by every tenant and the value
+    comes from this tenant's option.
+    """
+    return with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tid, include_aliases=True)
 
 
 @event.listens_for(PlugboardSession, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
     _sync_rls(state.session)
+    scope = current_scope()
+    if scope is not None and scope.tenant_id is None:
+        return  # the platform scope sees every tenant's rows
+    if scope is not None and (state.is_select or state.is_update or state.is_delete):
+        # In a tenant scope the criterion goes on every SELECT, UPDATE and DELETE, tenant
+        # tables or not (it only touches tenant-owned entities), so no walk is needed.
+        state.statement = state.statement.options(_tenant_criteria(scope.tenant_id))
+        return
     names = _tenant_models_in(state.statement)
     if not names:
         return
-    scope = current_scope()
     if scope is None:
         raise TenantScopeError(
             f"Query on tenant-owned {', '.join(names)} outside a tenant scope. Run it inside "
             "`with tenant_scope(tenant_id):` (or `platform_scope()` for kernel look-ups)."
         )
-    if scope.tenant_id is None:
-        return
-    tid = scope.tenant_id
     if state.is_insert:
-        _check_insert(state, tid)
-        return
-    if not (state.is_select or state.is_update or state.is_delete):
-        return
-    state.statement = state.statement.options(
-        with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tid, include_aliases=True)
-    )
+        _check_insert(state, cast(uuid.UUID, scope.tenant_id))
 
 
 _TENANT_PARAM = re.compile(r"^tenant_id(_m\d+)?$")
