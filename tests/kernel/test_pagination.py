@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import marshmallow as ma
 import sqlalchemy as sa
 from flask import Flask
 from flask_smorest.pagination import PaginationParameters
@@ -15,7 +16,7 @@ from flask_smorest.pagination import PaginationParameters
 from kernel.data.models import Domain
 from kernel.data.session import db
 from kernel.tenancy.scope import platform_scope, tenant_scope
-from kernel.web.pagination import paginate
+from kernel.web.pagination import SMOREST_PAGINATION_METADATA, paginate, pagination_metadata
 from tests.helpers import Account, Api
 
 
@@ -102,3 +103,34 @@ def test_list_route_header_unchanged(api: Api, app: Flask) -> None:
         "total": 3, "total_pages": 2, "first_page": 1, "last_page": 2, "page": 2, "previous_page": 1}
     assert resp.headers["X-Pagination"] == (
         '{"total": 3, "total_pages": 2, "first_page": 1, "last_page": 2, "page": 2, "previous_page": 1}')
+
+
+def test_pagination_metadata_is_flask_smorests() -> None:
+    for item_count in range(13):
+        for page_size in range(1, 5):
+            for page in range(1, 8):
+                assert (pagination_metadata(page, page_size, item_count)
+                        == SMOREST_PAGINATION_METADATA(page, page_size, item_count))
+
+
+def test_paginated_requests_reuse_their_schemas(api: Api, app: Flask) -> None:
+    owner = api.register(f"pg-s-{uuid.uuid4().hex[:6]}")
+    built: list[str] = []
+    original = ma.Schema.__init__
+
+    def counting_init(self: ma.Schema, *args: Any, **kwargs: Any) -> None:
+        built.append(type(self).__name__)
+        original(self, *args, **kwargs)
+
+    for _ in range(2):  # the first request may build what later ones reuse
+        assert api.get("/api/v1/tenant/domains?page=1&page_size=5", owner).status_code == 200
+    ma.Schema.__init__ = counting_init  # type: ignore[method-assign]
+    try:
+        resp = api.get("/api/v1/tenant/domains?page=1&page_size=5", owner)
+        assert resp.status_code == 200
+        assert "X-Pagination" in resp.headers
+        bad = api.get("/api/v1/tenant/domains?page=0", owner)
+        assert bad.status_code == 422  # the reused parameters schema still validates
+    finally:
+        ma.Schema.__init__ = original  # type: ignore[method-assign]
+    assert built == []
