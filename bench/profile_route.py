@@ -24,6 +24,26 @@ from bench.authed import PAGES_PATH, app, seed
 from bench.harness import BenchDatabase
 
 
+def print_by_package(stats: pstats.Stats, requests: int) -> None:
+    """Own CPU time per request, summed by the package the function lives in."""
+    totals: dict[str, float] = {}
+    for (filename, _line, name), row in stats.stats.items():  # type: ignore[attr-defined]
+        parts = filename.split("/")
+        if "site-packages" in parts:
+            package = parts[parts.index("site-packages") + 1]
+        elif "wt" in parts and len(parts) > parts.index("wt") + 2:
+            package = "/".join(parts[parts.index("wt") + 2:][:2])
+        elif filename == "~":
+            package = f"builtins ({name.split()[-1][:30]})" if "method" in name else "builtins"
+            package = "builtins"
+        else:
+            package = "stdlib:" + parts[-1]
+        totals[package] = totals.get(package, 0.0) + row[2]
+    print("own CPU µs per request by package (profiled, so inflated):")
+    for package, seconds in sorted(totals.items(), key=lambda kv: -kv[1])[:25]:
+        print(f"  {seconds / requests * 1e6:8.0f}  {package}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_route")
     parser.add_argument("--path", default=PAGES_PATH)
@@ -65,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # CPU time, not wall time: on a loaded machine, waits for PostgreSQL swamp the rest
             profile = cProfile.Profile(time.process_time)
             profile.runcall(run, args.requests)
-            pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
+            stats = pstats.Stats(profile)
+            stats.sort_stats(args.sort).print_stats(args.top)
+            print_by_package(stats, args.requests)
         # the engine of the in-process app holds connections to the database being dropped
         from kernel.services import kernel_services
 
