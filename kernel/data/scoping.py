@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
+import weakref
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -88,6 +89,9 @@ def _sync_rls(session: Session) -> None:
     connection = session.connection()
     if session.info.get("rls_settings") == wanted:
         return
+    if bind.dialect.driver == "psycopg" and _defer_rls_settings(connection, wanted):
+        session.info["rls_settings"] = wanted
+        return
     if bind.dialect.driver != "psycopg" or not _send_rls_settings(
             connection.connection.driver_connection, wanted):
         # another driver, or the direct way failed: the plain statement through SQLAlchemy,
@@ -133,12 +137,114 @@ def _send_rls_settings(raw: Any, wanted: tuple[str, str]) -> bool:
     return bool(result.status == psycopg.pq.ExecStatus.TUPLES_OK)
 
 
+PENDING = "plugboard_rls_pending"  # Connection.info: settings to send with the next statement
+
+
+def _defer_rls_settings(connection: sa.Connection, wanted: tuple[str, str]) -> bool:
+    """Leave the settings for the transaction's first statement to carry, if it can.
+
+    Only before psycopg has begun the transaction on the connection (so ``BEGIN``, the
+    settings and the statement can travel together: see
+    :func:`send_settings_with_first_statement`) and only on a plain transactional
+    connection. Otherwise False: the caller sends them now.
+    """
+    import psycopg
+
+    if connection.engine not in _PIPELINED:
+        return False
+    raw = connection.connection.driver_connection
+    if (raw is None or raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+            or raw.autocommit or raw.isolation_level is not None or raw.read_only is not None
+            or raw.deferrable is not None):
+        return False
+    connection.info[PENDING] = wanted
+    return True
+
+
+def send_settings_with_first_statement(engine: sa.Engine) -> None:
+    """Send deferred tenant settings in one round trip with the statement that needs them.
+
+    psycopg's pipeline mode queues ``BEGIN``, ``set_config`` and the statement and sends
+    them together: a request's first query costs one round trip instead of two, and the
+    settings go as a parametrised (hence, from the fifth time on, prepared) statement.
+    The driver connection runs them, so SQLAlchemy's statement events do not see the
+    settings; an error of either is raised inside SQLAlchemy's execution, which wraps it
+    as usual (and recycles the pool for a dead connection). ``executemany`` and
+    server-side cursors (which pipeline mode does not take) send the settings first.
+
+    The pending settings live on the pooled connection's ``info``, so every end of a
+    transaction and every return to the pool drops them: they can only ever ride on a
+    statement of the transaction (and so of the scope) that deferred them.
+    """
+    import psycopg
+
+    def pending(context: Any) -> tuple[str, str] | None:
+        if context is None:
+            return None
+        try:
+            info = context.root_connection.info
+        except NotImplementedError:  # the dialect's first-connect checks: no pool entry
+            return None
+        wanted: tuple[str, str] | None = info.pop(PENDING, None)
+        return wanted
+
+    def send_first(cursor: Any, wanted: tuple[str, str]) -> None:
+        cursor.connection.execute(_RLS_PSYCOPG, wanted)
+
+    def pipelined(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
+        wanted = pending(context)
+        if wanted is None:
+            return None  # SQLAlchemy executes as usual
+        raw = cursor.connection
+        if isinstance(cursor, psycopg.ServerCursor) or (
+                raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE):
+            send_first(cursor, wanted)
+            return None
+        with raw.pipeline():
+            raw.execute(_RLS_PSYCOPG, wanted)
+            if parameters is None:
+                cursor.execute(statement)
+            else:
+                cursor.execute(statement, parameters)
+        return True
+
+    @event.listens_for(engine, "do_execute")
+    def _do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
+        return pipelined(cursor, statement, parameters, context)
+
+    @event.listens_for(engine, "do_execute_no_params")
+    def _do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool | None:
+        return pipelined(cursor, statement, None, context)
+
+    @event.listens_for(engine, "do_executemany")
+    def _do_executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> None:
+        wanted = pending(context)
+        if wanted is not None:
+            send_first(cursor, wanted)
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _transaction_ended(conn: sa.Connection) -> None:
+        if not conn.invalidated:  # an invalidated one's info goes with its DBAPI connection
+            conn.info.pop(PENDING, None)
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(PENDING, None)
+
+    _PIPELINED.add(engine)
+
+
+_PIPELINED: weakref.WeakSet[sa.Engine] = weakref.WeakSet()  # engines with the hooks above
+
+
 _UUID_TEXT = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?")
 
 
 @event.listens_for(PlugboardSession, "after_begin")
 def _after_begin(session: Session, transaction: Any, connection: Any) -> None:
     session.info.pop("rls_settings", None)
+    connection.info.pop(PENDING, None)
     session.info[CONNECTION] = connection
 
 
