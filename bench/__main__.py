@@ -38,6 +38,7 @@ Results: a table on stdout and ``bench/results/bench.json``.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import statistics
 import sys
@@ -97,14 +98,39 @@ def start_servers(names: Sequence[str], db: BenchDatabase, seeded: Seeded,
         server.wait_ready(*request_for(name, seeded))
 
 
+def fetch(server: Server, path: str, headers: dict[str, str]) -> tuple[Any, str | None]:
+    """The parsed JSON body and the X-Pagination header of one GET."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers)
+        resp = conn.getresponse()
+        return json.loads(resp.read()), resp.getheader("X-Pagination")
+    finally:
+        conn.close()
+
+
+def same_answers(servers: dict[str, Server], seeded: Seeded) -> dict[str, bool]:
+    """Whether each database scenario answers exactly what its bare_sql ceiling answers."""
+    same = {}
+    for name, ceiling in CEILING_SQL.items():
+        if name in servers and ceiling in servers:
+            same[name] = (fetch(servers[name], *request_for(name, seeded))
+                          == fetch(servers[ceiling], *request_for(ceiling, seeded)))
+            if not same[name]:
+                print(f"warning: {name} and {ceiling} answer different JSON or X-Pagination",
+                      file=sys.stderr)
+    return same
+
+
 def measure(servers: dict[str, Server], seeded: Seeded, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    same = same_answers(servers, seeded)
     for name, server in servers.items():
         path, headers = request_for(name, seeded)
         warm = python_load(server.url + path, headers, args.warmup, args.connections)
         if warm["errors"]:
             raise RuntimeError(f"{name}: warm-up errors {warm['error_samples']}")
-        out[name] = {"spec": SPECS[name], "path": path, "runs": [],
+        out[name] = {"spec": SPECS[name], "path": path, "runs": [], "same_json_as_bare_sql": same.get(name),
                      "rss_kib_after_warmup": server.worker_rss_kib()}
     names = list(servers)
     for round_ in range(args.rounds):
