@@ -31,7 +31,9 @@ end, error or not. Each is warmed for ``--warmup`` s, then loaded with ``wrk`` (
 ``--duration`` s per round; rounds rotate the order and a scenario's ratio is the median
 of its per-round ratios to ``bare``. Worker RSS is read from ``/proc`` after the warm-up
 and at the end; the CPU time the server's processes and PostgreSQL's spent during each
-run, divided by its requests, gives the CPU cost of one request (µs) on each side.
+run, divided by its requests, gives the CPU cost of one request (µs) on each side
+(PostgreSQL: the backends of the bench's database only, so that other databases'
+clients on a shared machine are not counted).
 Results: a table on stdout and ``bench/results/bench.json``.
 """
 
@@ -122,7 +124,8 @@ def same_answers(servers: dict[str, Server], seeded: Seeded) -> dict[str, bool]:
     return same
 
 
-def measure(servers: dict[str, Server], seeded: Seeded, args: argparse.Namespace) -> dict[str, Any]:
+def measure(servers: dict[str, Server], seeded: Seeded, args: argparse.Namespace,
+            database: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     same = same_answers(servers, seeded)
     for name, server in servers.items():
@@ -136,7 +139,7 @@ def measure(servers: dict[str, Server], seeded: Seeded, args: argparse.Namespace
     for round_ in range(args.rounds):
         for name in names[round_:] + names[:round_]:
             path, headers = request_for(name, seeded)
-            meter = CpuMeter(servers[name])
+            meter = CpuMeter(servers[name], database)
             run = load(servers[name].url + path, headers, args.duration, args.connections,
                        args.wrk_threads)
             run["cpu_us_per_request"] = {group: seconds * 1e6 / max(run["requests"], 1)
@@ -176,7 +179,7 @@ def run_http(names: Sequence[str], args: argparse.Namespace) -> dict[str, Any]:
     try:
         seeded = seed(db.env())
         start_servers(names, db, seeded, servers, args.worker_class)
-        return measure(servers, seeded, args)
+        return measure(servers, seeded, args, db.name)
     finally:
         for server in servers.values():
             server.stop()
