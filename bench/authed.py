@@ -6,7 +6,8 @@
 ``app()`` is ``kernel.create_app`` with the ``full`` test plugin added
 (``tests/testplugins/full``), configured from ``PLUGBOARD_*`` like the deployed app.
 ``seed(env)`` migrates the database named there, registers the tenant ``bench``, enables
-``full``, writes ``NOTES`` notes and publishes the demo home page; it returns what the
+``full``, writes ``NOTES`` notes, publishes the demo home page
+and adds drafts up to ``PAGES`` pages; it returns what the
 load needs (the owner's access token and the storefront page's bytes).
 """
 
@@ -24,6 +25,8 @@ TENANT = "bench"
 NOTES = 5
 NOTES_PATH = "/api/v1/full/notes"
 PAGE_PATH = "/api/v1/public/pages/"
+PAGES = 5  # the home page plus four drafts: what ``GET /api/v1/pages`` lists
+PAGES_PATH = "/api/v1/pages"
 
 
 def app(**overrides: Any) -> Flask:
@@ -84,6 +87,9 @@ def seed(env: dict[str, str]) -> Seeded:
     for i in range(NOTES):
         resp = client.post(NOTES_PATH, headers=headers, json={"text": f"note {i}"})
         assert resp.status_code == 201, resp.get_json()
+    for i in range(1, PAGES):
+        resp = client.post(PAGES_PATH, headers=headers, json={"path": f"/draft-{i}", "title": f"Draft {i}"})
+        assert resp.status_code == 201, resp.get_json()
     publish_home(flask_app, uuid.UUID(body["tenant"]["id"]))
     resp = client.get(PAGE_PATH, headers={"X-Tenant": TENANT})
     assert resp.status_code == 200, resp.get_data()
@@ -92,12 +98,14 @@ def seed(env: dict[str, str]) -> Seeded:
 
 
 def publish_home(flask_app: Flask, tenant_id: uuid.UUID) -> None:
+    from kernel.api import db
     from plugins.pages import demo, services
 
     with flask_app.app_context():
         page = services.create_page(tenant_id, "bench", services.Settings(), path="/",
                                     title="Home", data=demo.home_document())
         services.publish(tenant_id, page.id, "bench", services.Settings())
+        db.session.commit()  # services flush, never commit
 
 
 def bare_db_app() -> Flask:

@@ -39,6 +39,15 @@ GUNICORN_ARGS = ("--workers", "2", "--worker-class", "gthread", "--threads", "4"
                  "--log-level", "warning")
 
 
+def gunicorn_args(worker_class: str = "gthread") -> tuple[str, ...]:
+    """``GUNICORN_ARGS`` with another worker class (``sync``: one request at a time)."""
+    if worker_class == "gthread":
+        return GUNICORN_ARGS
+    args = list(GUNICORN_ARGS)
+    args[args.index("--worker-class") + 1] = worker_class
+    return tuple(args)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -57,11 +66,12 @@ def machine() -> dict[str, Any]:
 class Server:
     """gunicorn serving ``spec`` on a loopback port until ``stop``."""
 
-    def __init__(self, spec: str, env: dict[str, str]) -> None:
+    def __init__(self, spec: str, env: dict[str, str],
+                 args: tuple[str, ...] = GUNICORN_ARGS) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-                        *GUNICORN_ARGS, spec]
+                        *args, spec]
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
         self._proc = subprocess.Popen(self.command, cwd=ROOT, env=env,  # noqa: S603 - argv, no shell
                                       stdout=self._log, stderr=self._log, start_new_session=True)
@@ -120,13 +130,19 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     return out
 
 
-def postgres_pids() -> list[int]:
-    """Every local PostgreSQL process (the server and its backends)."""
+def postgres_pids(database: str | None = None) -> list[int]:
+    """Local PostgreSQL processes: all of them, or the backends serving ``database``.
+
+    A backend's process title names its database, so other people's databases on a
+    shared server (test suites, say) stay out of a bench's count when it names its own.
+    """
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().startswith("postgres"):
+                if not (entry / "comm").read_text().startswith("postgres"):
+                    continue
+                if database is None or f" {database} ".encode() in (entry / "cmdline").read_bytes():
                     pids.append(int(entry.name))
             except OSError:
                 continue
@@ -134,15 +150,20 @@ def postgres_pids() -> list[int]:
 
 
 class CpuMeter:
-    """CPU seconds spent by a server's processes and by PostgreSQL between two readings."""
+    """CPU seconds spent by a server's processes and by PostgreSQL between two readings.
 
-    def __init__(self, server: Server) -> None:
+    With ``database``, PostgreSQL means that database's backends only (not the server's
+    background processes, nor other databases' backends).
+    """
+
+    def __init__(self, server: Server, database: str | None = None) -> None:
         self._server = server
+        self._database = database
         self._before = self._read()
 
     def _read(self) -> dict[str, dict[int, float]]:
         return {"app": cpu_seconds([self._server.pid, *self._server.worker_pids()]),
-                "postgres": cpu_seconds(postgres_pids())}
+                "postgres": cpu_seconds(postgres_pids(self._database))}
 
     def spent(self) -> dict[str, float]:
         """Seconds per group since the meter started (processes started since count whole)."""
@@ -191,7 +212,10 @@ def wrk(url: str, headers: dict[str, str], duration: float, connections: int,
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
             "requests": int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
-            "p50_ms": _ms(percentiles["50"]), "p99_ms": _ms(percentiles["99"]), "errors": errors}
+            # wrk leaves a percentile out when it has no sample there (a run of timeouts)
+            "p50_ms": _ms(percentiles["50"]) if "50" in percentiles else float("nan"),
+            "p99_ms": _ms(percentiles["99"]) if "99" in percentiles else float("nan"),
+            "errors": errors}
 
 
 class Tally:

@@ -14,8 +14,10 @@ The scope itself (which tenant the current code runs as) is :mod:`kernel.tenancy
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
+import weakref
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -73,14 +75,22 @@ _RLS_SQLALCHEMY = sa.text(_RLS_SETTINGS.format(tenant=":tid", all_tenants=":all"
 
 def _sync_rls(session: Session) -> None:
     """Set PostgreSQL's transaction-local tenant settings when the scope changed."""
+    wanted = _scope_settings()
+    # The common case, without procuring the connection: this transaction (CONNECTION is
+    # set from after_begin to the end of the outermost transaction, and after_begin forgets
+    # the settings) already runs with these settings.
+    if session.info.get("rls_settings") == wanted and session.info.get(CONNECTION) is not None:
+        return
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    wanted = _scope_settings()
     # Procure the connection first: a new transaction (after_begin) forgets the settings,
     # which SET LOCAL lost at the previous commit.
     connection = session.connection()
     if session.info.get("rls_settings") == wanted:
+        return
+    if bind.dialect.driver == "psycopg" and _defer_rls_settings(connection, wanted):
+        session.info["rls_settings"] = wanted
         return
     if bind.dialect.driver != "psycopg" or not _send_rls_settings(
             connection.connection.driver_connection, wanted):
@@ -127,12 +137,114 @@ def _send_rls_settings(raw: Any, wanted: tuple[str, str]) -> bool:
     return bool(result.status == psycopg.pq.ExecStatus.TUPLES_OK)
 
 
+PENDING = "plugboard_rls_pending"  # Connection.info: settings to send with the next statement
+
+
+def _defer_rls_settings(connection: sa.Connection, wanted: tuple[str, str]) -> bool:
+    """Leave the settings for the transaction's first statement to carry, if it can.
+
+    Only before psycopg has begun the transaction on the connection (so ``BEGIN``, the
+    settings and the statement can travel together: see
+    :func:`send_settings_with_first_statement`) and only on a plain transactional
+    connection. Otherwise False: the caller sends them now.
+    """
+    import psycopg
+
+    if connection.engine not in _PIPELINED:
+        return False
+    raw = connection.connection.driver_connection
+    if (raw is None or raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+            or raw.autocommit or raw.isolation_level is not None or raw.read_only is not None
+            or raw.deferrable is not None):
+        return False
+    connection.info[PENDING] = wanted
+    return True
+
+
+def send_settings_with_first_statement(engine: sa.Engine) -> None:
+    """Send deferred tenant settings in one round trip with the statement that needs them.
+
+    psycopg's pipeline mode queues ``BEGIN``, ``set_config`` and the statement and sends
+    them together: a request's first query costs one round trip instead of two, and the
+    settings go as a parametrised (hence, from the fifth time on, prepared) statement.
+    The driver connection runs them, so SQLAlchemy's statement events do not see the
+    settings; an error of either is raised inside SQLAlchemy's execution, which wraps it
+    as usual (and recycles the pool for a dead connection). ``executemany`` and
+    server-side cursors (which pipeline mode does not take) send the settings first.
+
+    The pending settings live on the pooled connection's ``info``, so every end of a
+    transaction and every return to the pool drops them: they can only ever ride on a
+    statement of the transaction (and so of the scope) that deferred them.
+    """
+    import psycopg
+
+    def pending(context: Any) -> tuple[str, str] | None:
+        if context is None:
+            return None
+        try:
+            info = context.root_connection.info
+        except NotImplementedError:  # the dialect's first-connect checks: no pool entry
+            return None
+        wanted: tuple[str, str] | None = info.pop(PENDING, None)
+        return wanted
+
+    def send_first(cursor: Any, wanted: tuple[str, str]) -> None:
+        cursor.connection.execute(_RLS_PSYCOPG, wanted)
+
+    def pipelined(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
+        wanted = pending(context)
+        if wanted is None:
+            return None  # SQLAlchemy executes as usual
+        raw = cursor.connection
+        if isinstance(cursor, psycopg.ServerCursor) or (
+                raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE):
+            send_first(cursor, wanted)
+            return None
+        with raw.pipeline():
+            raw.execute(_RLS_PSYCOPG, wanted)
+            if parameters is None:
+                cursor.execute(statement)
+            else:
+                cursor.execute(statement, parameters)
+        return True
+
+    @event.listens_for(engine, "do_execute")
+    def _do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
+        return pipelined(cursor, statement, parameters, context)
+
+    @event.listens_for(engine, "do_execute_no_params")
+    def _do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool | None:
+        return pipelined(cursor, statement, None, context)
+
+    @event.listens_for(engine, "do_executemany")
+    def _do_executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> None:
+        wanted = pending(context)
+        if wanted is not None:
+            send_first(cursor, wanted)
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _transaction_ended(conn: sa.Connection) -> None:
+        if not conn.invalidated:  # an invalidated one's info goes with its DBAPI connection
+            conn.info.pop(PENDING, None)
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info.pop(PENDING, None)
+
+    _PIPELINED.add(engine)
+
+
+_PIPELINED: weakref.WeakSet[sa.Engine] = weakref.WeakSet()  # engines with the hooks above
+
+
 _UUID_TEXT = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?")
 
 
 @event.listens_for(PlugboardSession, "after_begin")
 def _after_begin(session: Session, transaction: Any, connection: Any) -> None:
     session.info.pop("rls_settings", None)
+    connection.info.pop(PENDING, None)
     session.info[CONNECTION] = connection
 
 
@@ -163,38 +275,75 @@ _TENANT_TABLES: dict[str, dict[str, str]] = {}  # "map" -> the map; emptied when
 @event.listens_for(sa.orm.Mapper, "after_mapper_constructed")
 def _mapper_added(mapper: Any, class_: type) -> None:
     _TENANT_TABLES.clear()
+    _TOUCHED.clear()
 
 
-def _tenant_models_in(statement: Any) -> list[str]:
-    """Tenant-owned models a statement touches anywhere: joins, subqueries, EXISTS, DML."""
+def _walk_tenant_models(statement: Any) -> tuple[str, ...]:
     owned = _tenant_tables()
     tables = find_tables(statement, include_joins=True, include_aliases=True, include_crud=True)
-    return sorted({owned[t.name] for t in tables if getattr(t, "name", None) in owned})
+    return tuple(sorted({owned[t.name] for t in tables if getattr(t, "name", None) in owned}))
+
+
+# SQLAlchemy cache key (its ``.key`` tuple) -> the tenant-owned models the statement
+# touches. Statements with equal keys compile to the same SQL, so they touch the same
+# tables; the scope is never part of what is cached, only this fact about the statement.
+_TOUCHED: dict[Any, tuple[str, ...]] = {}
+_TOUCHED_MAX = 5_000  # distinct statement shapes; emptied whole when full
+
+
+def _tenant_models_in(statement: Any) -> tuple[str, ...]:
+    """Tenant-owned models a statement touches anywhere: joins, subqueries, EXISTS, DML.
+
+    Walking the statement costs more than a query on a fast connection, so the answer is
+    kept per statement shape (SQLAlchemy's cache key, which SQLAlchemy computes anyway to
+    find the compiled form and memoises on the statement). A statement SQLAlchemy cannot
+    cache (no key) is walked every time.
+    """
+    cache_key = statement._generate_cache_key()
+    if cache_key is None:
+        return _walk_tenant_models(statement)
+    names = _TOUCHED.get(cache_key.key)
+    if names is None:
+        names = _walk_tenant_models(statement)
+        if len(_TOUCHED) >= _TOUCHED_MAX:
+            _TOUCHED.clear()
+        _TOUCHED[cache_key.key] = names
+    return names
+
+
+@functools.lru_cache(maxsize=4096)
+def _tenant_criteria(tid: uuid.UUID) -> Any:
+    """The loader criterion that keeps every tenant-owned entity to ``tid``'s rows.
+
+    One option object per tenant, reused: building it analyses the lambda each time. The
+    tenant is the lambda's closure variable, which SQLAlchemy extracts as a bound value
+    on every execution, so the compiled form is shared by every tenant and the value
+    comes from this tenant's option.
+    """
+    return with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tid, include_aliases=True)
 
 
 @event.listens_for(PlugboardSession, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
     _sync_rls(state.session)
+    scope = current_scope()
+    if scope is not None and scope.tenant_id is None:
+        return  # the platform scope sees every tenant's rows
+    if scope is not None and (state.is_select or state.is_update or state.is_delete):
+        # In a tenant scope the criterion goes on every SELECT, UPDATE and DELETE, tenant
+        # tables or not (it only touches tenant-owned entities), so no walk is needed.
+        state.statement = state.statement.options(_tenant_criteria(scope.tenant_id))
+        return
     names = _tenant_models_in(state.statement)
     if not names:
         return
-    scope = current_scope()
     if scope is None:
         raise TenantScopeError(
             f"Query on tenant-owned {', '.join(names)} outside a tenant scope. Run it inside "
             "`with tenant_scope(tenant_id):` (or `platform_scope()` for kernel look-ups)."
         )
-    if scope.tenant_id is None:
-        return
-    tid = scope.tenant_id
     if state.is_insert:
-        _check_insert(state, tid)
-        return
-    if not (state.is_select or state.is_update or state.is_delete):
-        return
-    state.statement = state.statement.options(
-        with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tid, include_aliases=True)
-    )
+        _check_insert(state, cast(uuid.UUID, scope.tenant_id))
 
 
 _TENANT_PARAM = re.compile(r"^tenant_id(_m\d+)?$")

@@ -23,7 +23,7 @@ from sqlalchemy.orm import (
 )
 
 from kernel.data.engine import WROTE, create_db_engine
-from kernel.data.scoping import CONNECTION, PlugboardSession
+from kernel.data.scoping import CONNECTION, PlugboardSession, send_settings_with_first_statement
 from kernel.services import kernel_services
 
 log = logging.getLogger("plugboard.db")
@@ -99,7 +99,10 @@ class Database:
             options.update(pool_size=pool_size, max_overflow=max_overflow)
         if not prepared_statements and sa.make_url(url).get_driver_name() == "psycopg":
             options["connect_args"] = {"prepare_threshold": None}
-        kernel_services(app).engine = create_db_engine(url, **options)
+        engine = create_db_engine(url, **options)
+        if engine.dialect.driver == "psycopg":
+            send_settings_with_first_statement(engine)
+        kernel_services(app).engine = engine
         app.teardown_appcontext(self._teardown)
 
     @staticmethod

@@ -240,3 +240,41 @@ def test_keyed_after_commit_callbacks_run_once_per_transaction(api: Api, app: Fl
         after_commit(db.session(), lambda: ran.append("next"), key="dispatch")
         db.session.commit()
     assert ran[4:] == ["next"]
+
+
+_SETTING = sa.text("SELECT current_setting('plugboard.tenant_id', true)")
+
+
+def test_deferred_settings_never_outlive_their_transaction(app: Flask) -> None:
+    tid = str(uuid.uuid4())
+    with app.app_context():
+        with db.engine.connect() as conn:
+            conn.begin()
+            conn.info[kernel_scoping.PENDING] = (tid, "off")
+            conn.commit()  # ended before any statement carried them: dropped
+            assert conn.scalar(_SETTING) in (None, "")
+            conn.commit()
+            conn.begin()
+            conn.info[kernel_scoping.PENDING] = (tid, "off")
+            assert conn.scalar(_SETTING) == tid  # the transaction's first statement carries them
+            conn.rollback()
+            conn.info[kernel_scoping.PENDING] = (tid, "off")
+        # handed back to the pool with settings pending: the next user never gets them
+        with db.engine.connect() as conn:
+            assert kernel_scoping.PENDING not in conn.info
+            assert conn.scalar(_SETTING) in (None, "")
+
+
+def test_first_statement_errors_and_streams_with_deferred_settings(api: Api, app: Flask) -> None:
+    acct = api.register("pipelined")
+    tid = uuid.UUID(acct.tenant_id)
+    with app.app_context(), tenant_scope(tid):
+        with pytest.raises(sa.exc.DataError):  # the statement riding with the settings fails
+            db.session.execute(sa.text("SELECT 1 / 0"))
+        db.session.rollback()
+        assert db.session.scalar(_SETTING) == acct.tenant_id
+    with app.app_context(), tenant_scope(tid):
+        # a server-side cursor cannot join a pipeline: the settings go first, on their own
+        rows = db.session.execute(sa.select(sa.text("current_setting('plugboard.tenant_id')")),
+                                  execution_options={"stream_results": True}).all()
+        assert rows == [(acct.tenant_id,)]

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from kernel.data import scoping
 from kernel.data.models import ApiKey, Domain, Membership, Tenant, User
 from kernel.data.session import db
 from kernel.tenancy.scope import TenantScopeError, current_tenant_id, platform_scope, tenant_scope
@@ -183,3 +184,54 @@ def test_scopes_nest_and_restore(api: Api, app: Flask) -> None:
         with platform_scope():
             assert len(db.session.scalars(sa.select(Domain.hostname)).all()) == 2
         assert current_tenant_id() == uuid.UUID(a.tenant_id)
+
+
+def _domains() -> sa.Select[tuple[str]]:
+    """A new statement object of the same shape (the same SQLAlchemy cache key) each call."""
+    return sa.select(Domain.hostname).order_by(Domain.hostname)
+
+
+def test_cached_scope_decisions_never_cross_scopes(api: Api, app: Flask) -> None:
+    a, b = _two(api)
+    with app.app_context():
+        # outside a scope first: the decision for this shape is computed and kept
+        with pytest.raises(TenantScopeError, match="Domain"):
+            db.session.scalars(_domains()).all()
+        assert _domains()._generate_cache_key().key in scoping._TOUCHED
+        # the same shape in A's scope, then in B's: each sees only its own rows, though the
+        # statement compiles once and the criterion of each tenant is reused
+        for _ in range(2):
+            with tenant_scope(a.tenant_id):
+                assert db.session.scalars(_domains()).all() == ["shop.scope-a.example"]
+            with tenant_scope(b.tenant_id):
+                assert db.session.scalars(_domains()).all() == ["shop.scope-b.example"]
+        with platform_scope():
+            assert db.session.scalars(_domains()).all() == ["shop.scope-a.example",
+                                                           "shop.scope-b.example"]
+        # and after all of those, the same shape outside a scope still raises, from the cache
+        with pytest.raises(TenantScopeError, match="Domain"):
+            db.session.scalars(_domains()).all()
+        with pytest.raises(TenantScopeError, match="Domain"):
+            db.session.scalar(sa.select(sa.func.count()).select_from(Domain))
+
+
+def test_cached_insert_decision_still_checks_the_tenant(api: Api, app: Flask) -> None:
+    a, b = _two(api)
+    with app.app_context():
+        with tenant_scope(a.tenant_id):  # A writes its own row: allowed, and the shape cached
+            db.session.execute(sa.insert(Domain), [
+                {"hostname": "bulk-a.example", "tenant_id": uuid.UUID(a.tenant_id)}])
+            db.session.commit()
+        with tenant_scope(b.tenant_id):  # the same shape, A's tenant, in B's scope: refused
+            with pytest.raises(TenantScopeError, match=a.tenant_id):
+                db.session.execute(sa.insert(Domain), [
+                    {"hostname": "bulk-b.example", "tenant_id": uuid.UUID(a.tenant_id)}])
+            db.session.rollback()
+        with pytest.raises(TenantScopeError, match="Domain"):  # and outside any scope
+            db.session.execute(sa.insert(Domain), [
+                {"hostname": "bulk-c.example", "tenant_id": uuid.UUID(a.tenant_id)}])
+        db.session.rollback()
+    with app.app_context(), platform_scope():
+        assert sorted(db.session.scalars(sa.select(Domain.hostname))) == [
+            "bulk-a.example", "shop.scope-a.example", "shop.scope-b.example"]
+
