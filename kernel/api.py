@@ -22,6 +22,7 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
   tenant in scope), :func:`enqueue` (jobs after commit), :func:`public_url`,
   :func:`redis_config` (1.1: shared counters such as a send rate)
 * public files: :func:`public_asset_key`, :func:`public_asset_url`; :func:`public_url` (1.1)
+* cacheable public answers (1.1): :func:`cache_public` (decorator), :func:`cacheable`
 * storefront fast path: :func:`add_public_responder`, :class:`EdgeResponse`
 * events and jobs (1.1): :func:`emit`, :func:`enqueue`, :class:`EventNameError`
 * customers (1.1): :class:`Customer`, :func:`find_or_create_customer`,
@@ -63,6 +64,7 @@ from kernel.runtime.storage import Storage, public_asset_key, public_asset_url, 
 from kernel.services import kernel_services
 from kernel.tenancy.directory import public_tenant
 from kernel.tenancy.scope import TenantScopeError, current_tenant_id, platform_scope, tenant_scope
+from kernel.web.caching import cache_public, cacheable
 from kernel.web.edge import EdgeResponse, add_public_responder
 from kernel.web.pagination import paginate
 
@@ -83,6 +85,8 @@ __all__ = [
     "audit_skip",
     "auth_required",
     "broadcast",
+    "cache_public",
+    "cacheable",
     "current_customer",
     "current_principal",
     "current_tenant_id",
