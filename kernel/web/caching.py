@@ -62,4 +62,5 @@ def cacheable(response: Response, *, max_age: int = 60, shared: bool = True,
         response.cache_control.stale_while_revalidate = stale_while_revalidate
     response.vary.add("Host")  # public answers are per tenant, and the tenant comes from Host
     response.vary.add("X-Tenant")
-    return response.make_conditional(request)
+    response.make_conditional(request)  # turns it into a 304 in place when the ETag matches
+    return response
