@@ -15,7 +15,7 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
 * errors and HTTP helpers: :func:`problem`, :class:`Problem`, :func:`validation_problem`
   and :func:`field_error` (422 with field errors), :func:`paginate`,
   :func:`audit_describe`, :func:`audit_skip` (1.1: no audit row, e.g. webhooks), :func:`public_tenant`
-* migrations: :func:`enable_tenant_rls`, :func:`disable_tenant_rls`
+* migrations: :func:`enable_tenant_rls`, :func:`disable_tenant_rls`, :func:`alembic_config` (1.1)
 * services: :func:`plugin_config`, :func:`mailer`, :func:`tenant_hook`, :func:`storage`,
   :func:`broadcast` (cross-process cache invalidation), :func:`after_commit`,
   :func:`page_components`, :func:`add_demo_seeder`, :func:`emit` (domain events of the
@@ -37,8 +37,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask
+from alembic.config import Config as AlembicConfig
+from flask import Flask, current_app
 
+from kernel.data import migrate as _migrate
 from kernel.data import session as _db
 from kernel.data.base import Base, TenantOwned, utcnow
 from kernel.data.rls import disable_tenant_rls, enable_tenant_rls
@@ -81,6 +83,7 @@ __all__ = [
     "add_demo_seeder",
     "add_public_responder",
     "after_commit",
+    "alembic_config",
     "audit_describe",
     "audit_skip",
     "auth_required",
@@ -222,6 +225,16 @@ def public_url(path: str = "") -> str:
     """
     base = public_base_url()
     return base + ("/" + path.lstrip("/") if path else "")
+
+
+def alembic_config(app: Flask | None = None) -> AlembicConfig:
+    """The app's alembic configuration: the kernel's revisions and every loaded plugin's
+    branch, to write a plugin's next revision with alembic's ``command.revision``
+    (``head="<plugin>@head"``) or inspect the history. ``plugboard db upgrade`` applies them.
+
+    .. versionadded:: 1.1
+    """
+    return _migrate.alembic_config(app or current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def redis_config(app: Flask | None = None) -> tuple[str, str]:

@@ -7,6 +7,7 @@ plugin authors' suites (through :mod:`plugboard.testing`) use the same ones.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -166,6 +167,13 @@ class PlugboardClient(Api):
             resp = self.put(f"/api/v1/plugins/{plugin}/config", tenant, json=config)
             assert resp.status_code == 200, resp.get_json()
         return resp
+
+    def login_again(self, account: Account) -> Account:
+        """``account`` with fresh tokens: access tokens last 15 minutes, so after moving the
+        clock (``plugboard_clock.shift``) log in again."""
+        tokens = self.login(account.email, account.password, tenant=account.tenant_slug or None)
+        return dataclasses.replace(account, access_token=tokens["access_token"],
+                                   refresh_token=tokens["refresh_token"])
 
     def admin(self, email_addr: str | None = None) -> Account:
         """A platform admin, logged in (for ``/api/v1/admin/...`` routes)."""
