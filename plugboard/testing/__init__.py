@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,13 +117,13 @@ def plugboard_hook_calls() -> Callable[[Flask], list[HookCall]]:
         calls: list[HookCall] = []
         verbose = os.environ.get("PLUGBOARD_TRACE_HOOKS") == "1"
 
-        def before(hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+        def before(hook_name: str, impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
             for impl in impls:
                 calls.append((hook_name, impl.plugin_name, dict(kwargs)))
                 if verbose:
                     print(f"hook {hook_name} -> {impl.plugin_name} {sorted(kwargs)}")
 
-        def after(outcome: Any, hook_name: str, impls: list[Any], kwargs: dict[str, Any]) -> None:
+        def after(outcome: Any, hook_name: str, impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
             return None
 
         kernel_services(app).registry.pm.add_hookcall_monitoring(before, after)
