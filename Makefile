@@ -32,7 +32,7 @@ export PLUGBOARD_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 INSTALLED := $(VENV)/.installed
 INSTALLED_DEV := $(VENV)/.installed-dev
 
-.PHONY: help run serve migrate demo test lint format clean clean-data
+.PHONY: help run serve migrate demo dev test lint format clean clean-data
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) \
@@ -49,6 +49,8 @@ migrate: $(INSTALLED)  ## apply every migration head (kernel and plugins)
 
 demo: migrate  ## seed the demo tenant (idempotent) and print how to log in
 	$(BIN)/plugboard demo $(if $(DEMO_PASSWORD),--password '$(DEMO_PASSWORD)')
+
+dev: $(INSTALLED_DEV)  ## install with the dev tools (pytest, ruff, mypy, schemathesis), nothing else
 
 # Tests see only the PLUGBOARD_TEST_* variables: a developer's own PLUGBOARD_* settings
 # (a Redis URL, production env, ...) must not change what the suite exercises.

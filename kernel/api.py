@@ -15,13 +15,14 @@ and is deprecated for one minor version before it goes. See ``docs/writing-plugi
 * errors and HTTP helpers: :func:`problem`, :class:`Problem`, :func:`validation_problem`
   and :func:`field_error` (422 with field errors), :func:`paginate`,
   :func:`audit_describe`, :func:`audit_skip` (1.1: no audit row, e.g. webhooks), :func:`public_tenant`
-* migrations: :func:`enable_tenant_rls`, :func:`disable_tenant_rls`
+* migrations: :func:`enable_tenant_rls`, :func:`disable_tenant_rls`, :func:`alembic_config` (1.1)
 * services: :func:`plugin_config`, :func:`mailer`, :func:`tenant_hook`, :func:`storage`,
   :func:`broadcast` (cross-process cache invalidation), :func:`after_commit`,
   :func:`page_components`, :func:`add_demo_seeder`, :func:`emit` (domain events of the
   tenant in scope), :func:`enqueue` (jobs after commit), :func:`public_url`,
   :func:`redis_config` (1.1: shared counters such as a send rate)
 * public files: :func:`public_asset_key`, :func:`public_asset_url`; :func:`public_url` (1.1)
+* cacheable public answers (1.1): :func:`cache_public` (decorator), :func:`cacheable`
 * storefront fast path: :func:`add_public_responder`, :class:`EdgeResponse`
 * events and jobs (1.1): :func:`emit`, :func:`enqueue`, :class:`EventNameError`
 * numbers people read (1.1): :func:`next_number` (gapless, per tenant)
@@ -37,8 +38,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask
+from alembic.config import Config as AlembicConfig
+from flask import Flask, current_app
 
+from kernel.data import migrate as _migrate
 from kernel.data import session as _db
 from kernel.data.base import Base, TenantOwned, utcnow
 from kernel.data.rls import disable_tenant_rls, enable_tenant_rls
@@ -65,6 +68,7 @@ from kernel.runtime.storage import Storage, public_asset_key, public_asset_url, 
 from kernel.services import kernel_services
 from kernel.tenancy.directory import public_tenant
 from kernel.tenancy.scope import TenantScopeError, current_tenant_id, platform_scope, tenant_scope
+from kernel.web.caching import cache_public, cacheable
 from kernel.web.edge import EdgeResponse, add_public_responder
 from kernel.web.pagination import paginate
 
@@ -81,10 +85,13 @@ __all__ = [
     "add_demo_seeder",
     "add_public_responder",
     "after_commit",
+    "alembic_config",
     "audit_describe",
     "audit_skip",
     "auth_required",
     "broadcast",
+    "cache_public",
+    "cacheable",
     "current_customer",
     "current_principal",
     "current_tenant_id",
@@ -221,6 +228,16 @@ def public_url(path: str = "") -> str:
     """
     base = public_base_url()
     return base + ("/" + path.lstrip("/") if path else "")
+
+
+def alembic_config(app: Flask | None = None) -> AlembicConfig:
+    """The app's alembic configuration: the kernel's revisions and every loaded plugin's
+    branch, to write a plugin's next revision with alembic's ``command.revision``
+    (``head="<plugin>@head"``) or inspect the history. ``plugboard db upgrade`` applies them.
+
+    .. versionadded:: 1.1
+    """
+    return _migrate.alembic_config(app or current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def redis_config(app: Flask | None = None) -> tuple[str, str]:

@@ -170,7 +170,28 @@ def jobs_run(name: str, tenant: str | None) -> None:
     click.echo(f"{name}: {'ran inline' if runner.inline else 'enqueued'}")
 
 
+@click.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
+              help="where to create the project (default: ./plugboard-NAME)")
+def new_plugin(name: str, directory: str | None) -> None:
+    """Create a plugin project NAME: package, entry point, route, model, migration with
+    row-level security, job, event and handler, config with a secret, tests, README."""
+    from pathlib import Path
+
+    from kernel.scaffold import ScaffoldError, names_for, render
+
+    try:
+        target = Path(directory or names_for(name)["project"])
+        written = render(name, target)
+    except ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created {target} ({len(written)} files). Next:\n"
+               f"  cd {target}\n  pip install -e .\n  pytest")
+
+
 # The commands hang off the `plugboard` group, not off app.cli: the app factory does not
 # know the CLI (the CLI builds the app through FlaskGroup instead).
-for _command in (serve, db_group, create_admin, demo, plugins_group, worker, cron, jobs_group):
+for _command in (serve, db_group, create_admin, demo, plugins_group, worker, cron, jobs_group,
+                 new_plugin):
     main.add_command(_command)

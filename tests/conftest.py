@@ -8,7 +8,6 @@ missing the tests fail, they never skip.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -33,6 +32,7 @@ from kernel.data import migrate
 from kernel.data.base import Base
 from kernel.runtime.storage import LocalStorage, S3Storage, Storage
 from kernel.services import kernel_services
+from plugboard.testing.postgres import PgDatabases
 from tests.helpers import Api, MailBox, SmtpSink, free_port
 
 # fake provider servers (Stripe, Paynow, …) shared by every plugin's tests
@@ -64,39 +64,9 @@ def base_config(tmp: Path, smtp_url: str) -> dict[str, Any]:
     }
 
 
-def _pg_url_for(dbname: str, user: str) -> str:
-    url = sa.make_url(PG_ADMIN_URL)
-    return url.set(database=dbname, username=user, password=None).render_as_string(False)
-
-
-class PgDatabases:
-    """Creates databases owned by a non-superuser role and drops them at the end."""
-
-    def __init__(self) -> None:
-        self._admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        self._names: list[str] = []
-
-    def create(self) -> str:
-        name = f"plugboard_test_{uuid.uuid4().hex[:10]}"
-        with self._admin.connect() as conn:
-            exists = conn.scalar(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE})
-            if not exists:  # a parallel test worker may create it at the same moment
-                with contextlib.suppress(sa.exc.ProgrammingError, sa.exc.IntegrityError):
-                    conn.execute(sa.text(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS"))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}'))
-        self._names.append(name)
-        return _pg_url_for(name, APP_ROLE)
-
-    def drop_all(self) -> None:
-        with self._admin.connect() as conn:
-            for name in self._names:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self._admin.dispose()
-
-
 @pytest.fixture(scope="session")
 def pg_databases() -> Iterator[PgDatabases]:
-    dbs = PgDatabases()
+    dbs = PgDatabases(PG_ADMIN_URL, APP_ROLE)
     yield dbs
     dbs.drop_all()
 

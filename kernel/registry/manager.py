@@ -8,6 +8,7 @@ reported; the rest load. Registration ends inside ``create_app`` with :meth:`fre
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import logging
@@ -127,7 +128,7 @@ class PluginRegistry:
             record.info = self._manifest(candidate.name, record.obj)
             record.package = _package_of(record.obj)
             self.pm.register(record.obj, name=record.info.name)
-            self.pm.check_pending()
+            self._check_hook_names(record.info.name, record.obj)
         except Exception as exc:  # any failure leaves the plugin out, never the kernel
             if record.obj is not None and self.pm.is_registered(record.obj):
                 self.pm.unregister(record.obj)
@@ -153,6 +154,22 @@ class PluginRegistry:
                 f"offers {CONTRACT_VERSION}; upgrade the plugin or the kernel"
             )
         return info
+
+    def _check_hook_names(self, name: str, obj: Any) -> None:
+        """pluggy's own error names the plugin by its repr and suggests nothing."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError:
+            known = sorted(n for n, c in vars(self.pm.hook).items()
+                           if isinstance(c, pluggy.HookCaller) and c.has_spec())
+            unknown = sorted(c.name for c in self.pm.get_hookcallers(obj) or () if not c.has_spec())
+            hints = []
+            for hook in unknown:
+                close = difflib.get_close_matches(hook, known, n=1)
+                hints.append(f"`{hook}`" + (f" (did you mean `{close[0]}`?)" if close else ""))
+            raise ManifestError(
+                f"plugin {name!r} implements unknown hook{'s' if len(hints) > 1 else ''} "
+                f"{', '.join(hints)}; the hooks are listed in docs/plugin-hooks.md") from None
 
     def _fail(self, record: PluginRecord, error: str) -> None:
         record.status, record.error = "failed", error

@@ -7,15 +7,22 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from croniter import croniter
 from flask import Blueprint, Flask
 
 from hookspecs import EventHandler, JobSpec
 from kernel.identity.rbac import check_role
 from kernel.registry.manager import PluginRecord, PluginRegistry
+from kernel.runtime.plugin_calls import EVENT_NAME, EventNameError, check_event_name
+
+#: a job's name after ``<plugin>.`` and a queue's name: what rq, Redis keys and logs take as is
+JOB_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+QUEUE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 #: blueprint hook -> the URL prefix its blueprints must live under
 PREFIXES = {
@@ -60,14 +67,14 @@ def collect(app: Flask, registry: PluginRegistry, record: PluginRecord) -> Regis
     found = Registration(name, blueprints=_blueprints(app, registry, name))
     found.jobs = [j for group in registry.call_plugin(name, "plugboard_jobs") for j in group or ()]
     for job in found.jobs:
-        if not isinstance(job, JobSpec) or not job.name.startswith(name + "."):
-            raise ValueError(f"plugboard_jobs: {job!r} must be a JobSpec named '{name}.<job>'")
+        _check_job(name, job)
     found.events = [
         e for group in registry.call_plugin(name, "plugboard_event_handlers") for e in group or ()
     ]
     for handler in found.events:
         if not isinstance(handler, EventHandler):
             raise ValueError(f"plugboard_event_handlers: {handler!r} is not an EventHandler")
+        _check_handled_event(handler)
     found.permissions = _permissions(registry, record)
     found.components = [
         dict(c, plugin=name)
@@ -78,6 +85,39 @@ def collect(app: Flask, registry: PluginRegistry, record: PluginRecord) -> Regis
             raise ValueError(f"PluginInfo.migrations {record.info.migrations!r} is not a folder")
         found.migrations = record.info.migrations
     return found
+
+
+def _check_job(plugin: str, job: Any) -> None:
+    """What would only fail later (a cron the scheduler cannot parse, a queue name rq
+    mangles) fails now, naming the job."""
+    if not isinstance(job, JobSpec):
+        raise ValueError(f"plugboard_jobs: {job!r} must be a JobSpec named '{plugin}.<job>'")
+    short = job.name.removeprefix(plugin + ".")
+    if short == job.name or not JOB_NAME.match(short):
+        raise ValueError(f"plugboard_jobs: job {job.name!r} must be named '{plugin}.<job>', "
+                         "<job> in lower case letters, digits and _")
+    if not callable(job.func):
+        raise ValueError(f"plugboard_jobs: job {job.name!r}: func {job.func!r} is not callable")
+    if not isinstance(job.queue, str) or not QUEUE_NAME.match(job.queue):
+        raise ValueError(f"plugboard_jobs: job {job.name!r}: queue {job.queue!r} must be lower case "
+                         "letters, digits, _ and - (at most 63), starting with a letter")
+    if job.cron is not None and (not isinstance(job.cron, str) or not croniter.is_valid(job.cron)
+                                 or len(job.cron.split()) != 5):
+        raise ValueError(f"plugboard_jobs: job {job.name!r}: cron {job.cron!r} is not a cron "
+                         "expression of five fields (minute hour day month weekday, UTC), "
+                         "e.g. '15 3 * * *'")
+
+
+def _check_handled_event(handler: EventHandler) -> None:
+    """The event a handler waits for must be a name ``emit`` accepts, or it never comes."""
+    event = handler.event
+    try:
+        if not isinstance(event, str) or not EVENT_NAME.match(event):
+            raise EventNameError(f"{event!r} is not '<plugin>.<entity>.<past-tense verb>' in lower case")
+        check_event_name(event, event.split(".")[0])
+    except EventNameError as exc:
+        raise ValueError(f"plugboard_event_handlers: handler {handler.name or handler.func!r} "
+                         f"waits for an event no plugin can emit: {exc}") from None
 
 
 def _blueprints(app: Flask, registry: PluginRegistry, name: str) -> list[GatedBlueprint]:
