@@ -15,6 +15,9 @@ gets its 401/403, never a description of the body, and a body over the route's l
   covered.
 * **NUL**: PostgreSQL text cannot hold U+0000. Strings and keys of a parsed body, and
   query parameters, holding it are refused with a 422 naming each (JSON pointers).
+* **PATCH changes something**: a PATCH with no body, or ``{}``, is refused with a 422
+  (every PATCH of the kernel and of plugins; documented as ``minProperties: 1`` on its
+  body by :class:`kernel.web.pipeline_docs.PipelineDocs`).
 
 The loaders are registered on webargs' ``FlaskParser`` (``location_loader``, its
 documented extension point), which flask-smorest's shared parser is: every blueprint,
@@ -101,16 +104,30 @@ _DELEGATE = FlaskParser()  # webargs' own loaders, for what is not ours to chang
 def load_json(req: Request, schema: ma.Schema) -> Any:
     """webargs' JSON loader, with the depth and NUL rules."""
     if not is_json_request(req):
-        return core.missing
+        return refuse_empty_patch(req, schema, core.missing)
     data = req.get_data(cache=True)
     refuse_deep(data)
     try:
         value = core.parse_json(data)
     except json.JSONDecodeError as exc:
         if exc.doc == "":
-            return core.missing
+            return refuse_empty_patch(req, schema, core.missing)
         abort(400, exc=exc, messages={"json": ["Invalid JSON body."]})
     refuse_nul("json", list(nul_pointers(value)))
+    return refuse_empty_patch(req, schema, value)
+
+
+def refuse_empty_patch(req: Request, schema: ma.Schema, value: Any) -> Any:
+    """``value``, unless ``req`` is a PATCH that changes nothing (no body, or ``{}``): 422.
+
+    A schema with required fields names them itself.
+    """
+    if (req.method == "PATCH" and (value is core.missing or value == {})
+            and not any(f.required for f in schema.fields.values())):
+        problem(422, "validation-error", title="Validation failed",
+                detail="A PATCH must change something: send at least one field.",
+                errors=[{"field": "_schema", "pointer": "", "location": "json",
+                         "message": "send at least one field to change"}])
     return value
 
 

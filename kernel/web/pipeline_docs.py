@@ -5,7 +5,9 @@
   another request) — see :mod:`kernel.idempotency`;
 * every rate-limited operation may answer 429 (see :mod:`kernel.ratelimits`);
 * every operation with a JSON body may answer 400 (nested too deeply; already documented
-  for any body by ``kernel.errors.ErrorDocs``).
+  for any body by ``kernel.errors.ErrorDocs``);
+* every PATCH body has ``minProperties: 1``: a PATCH that changes nothing is a 422
+  (:func:`kernel.web.json_limits.refuse_empty_patch`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,24 @@ class PipelineDocs(BasePlugin):
 
     def __init__(self, rate_limited: bool) -> None:
         self.rate_limited = rate_limited
+        self.spec: Any = None
+
+    def init_spec(self, spec: Any) -> None:
+        super().init_spec(spec)
+        self.spec = spec
+
+    def _require_a_change(self, operation: dict[str, Any]) -> None:
+        """``minProperties: 1`` on a PATCH's JSON body (its component, or the inline schema)."""
+        content = operation.get("requestBody", {}).get("content", {})
+        for media in content.values():
+            schema = media.get("schema")
+            if not isinstance(schema, dict):
+                continue
+            ref = schema.get("$ref", "")
+            if ref.startswith("#/components/schemas/"):
+                schema = self.spec.components.schemas.get(ref.rsplit("/", 1)[1])
+            if isinstance(schema, dict) and schema.get("type", "object") == "object":
+                schema["minProperties"] = 1
 
     def operation_helper(self, path: str | None = None,
                          operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -42,6 +62,8 @@ class PipelineDocs(BasePlugin):
             responses = operation.setdefault("responses", {})
             documented = {str(code) for code in responses}
             added: dict[str, str] = {}
+            if method.lower() == "patch":
+                self._require_a_change(operation)
             if method.lower() == "post":
                 parameters = operation.setdefault("parameters", [])
                 if not any(isinstance(p, dict) and p.get("name") == HEADER for p in parameters):
