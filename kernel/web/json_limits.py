@@ -15,6 +15,10 @@ gets its 401/403, never a description of the body, and a body over the route's l
   covered.
 * **NUL**: PostgreSQL text cannot hold U+0000. Strings and keys of a parsed body, and
   query parameters, holding it are refused with a 422 naming each (JSON pointers).
+* **A file upload is only files**: a view reading ``location="files"`` documents a
+  multipart body of its file fields only (``additionalProperties: false``); a text field
+  in that body, unknown or a file field sent as text, is refused with a 422 naming it,
+  as an unknown JSON field is.
 * **PATCH changes something**: a PATCH with no body, or ``{}``, is refused with a 422
   (every PATCH of the kernel and of plugins; documented as ``minProperties: 1`` on its
   body by :class:`kernel.web.pipeline_docs.PipelineDocs`).
@@ -137,12 +141,25 @@ def load_query(req: Request, schema: ma.Schema) -> Any:
     return _DELEGATE.load_querystring(req, schema)
 
 
+def load_files(req: Request, schema: ma.Schema) -> Any:
+    """webargs' files loader; a multipart text field beside the files is a 422."""
+    stray = sorted(set(req.form))
+    if stray:
+        problem(422, "validation-error", title="Validation failed",
+                detail="This upload takes files only: " + ", ".join(stray) + " is not one.",
+                errors=[{"field": k, "pointer": "/" + k, "location": "files",
+                         "message": "must be a file" if k in schema.fields else "Unknown field."}
+                        for k in stray])
+    return _DELEGATE.load_files(req, schema)
+
+
 def install_parser_loaders() -> None:
     """Make flask-smorest's shared parser load JSON and query strings with the rules."""
     parser = ArgumentsMixin.ARGUMENTS_PARSER
     parser.location_loader("json")(load_json)
     parser.location_loader("query")(load_query)
     parser.location_loader("querystring")(load_query)
+    parser.location_loader("files")(load_files)
 
 
 install_parser_loaders()

@@ -6,6 +6,10 @@
 * every rate-limited operation may answer 429 (see :mod:`kernel.ratelimits`);
 * every operation with a JSON body may answer 400 (nested too deeply; already documented
   for any body by ``kernel.errors.ErrorDocs``);
+* every storefront operation (``/api/v1/public/…``) takes an optional ``X-Tenant`` header
+  (the tenant's slug; without it the Host header decides), so a view never declares it
+  with ``@blp.doc(parameters=…)``, which would replace the parameters its
+  ``@blp.arguments`` document;
 * every PATCH body has ``minProperties: 1``: a PATCH that changes nothing is a 422
   (:func:`kernel.web.json_limits.refuse_empty_patch`).
 """
@@ -28,6 +32,13 @@ IDEMPOTENCY_PARAMETER = {
                    "caller) is replayed with `Idempotent-Replayed: true` instead of running "
                    "the request again. 422 when the key was used for another request, 409 "
                    "while its first request still runs.",
+}
+TENANT_PARAMETER = {
+    "in": "header",
+    "name": "X-Tenant",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 63},
+    "description": "the tenant's slug; without it the Host header decides",
 }
 POST_RESPONSES = {"400": "BAD_REQUEST", "409": "CONFLICT", "422": "UNPROCESSABLE_ENTITY"}
 
@@ -64,6 +75,10 @@ class PipelineDocs(BasePlugin):
             added: dict[str, str] = {}
             if method.lower() == "patch":
                 self._require_a_change(operation)
+            if (path or "").startswith("/api/v1/public/"):
+                parameters = operation.setdefault("parameters", [])
+                if not any(isinstance(p, dict) and p.get("name") == "X-Tenant" for p in parameters):
+                    parameters.append(dict(TENANT_PARAMETER))
             if method.lower() == "post":
                 parameters = operation.setdefault("parameters", [])
                 if not any(isinstance(p, dict) and p.get("name") == HEADER for p in parameters):
