@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from plugboard.testing.fuzz import fuzz
+from plugboard.testing.harness import operations, spec_of
 from tests.quality import brokenplugin
 from tests.quality.conftest import FuzzBudget
-from tests.quality.fuzzing import fuzz
-from tests.quality.harness import operations, spec_of
 
 
 def test_every_operation_holds_up_under_fuzzing(full_app: Callable[..., Flask],

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from plugboard.testing.harness import operations, spec_of
 from tests.helpers import Api, assert_problem
-from tests.quality.harness import operations, spec_of
 
 
 def _refs(node: Any) -> set[str]:

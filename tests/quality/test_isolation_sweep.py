@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from plugboard.testing.harness import callers, operations, spec_of
+from plugboard.testing.sweep import Sweep, isolation_sweep
 from tests.quality import brokenplugin
-from tests.quality.harness import callers, operations, spec_of
-from tests.quality.sweep import Sweep, isolation_sweep
 
 KERNEL_ITEMS = {
     "GET /api/v1/tenant/members/{member_id}", "PATCH /api/v1/tenant/members/{member_id}",

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 
 from kernel.services import kernel_services
-from tests.helpers import Account, Api
+from plugboard.testing.clients import Account, Api
 
 SPEC_PATH = "/api/openapi.json"
 METHODS = ("get", "put", "post", "patch", "delete")

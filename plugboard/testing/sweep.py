@@ -28,8 +28,8 @@ from kernel.data.base import Base
 from kernel.data.session import db
 from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope
-from tests.helpers import Account
-from tests.quality.harness import (
+from plugboard.testing.clients import Account
+from plugboard.testing.harness import (
     PARAM,
     SPEC_PATH,
     Callers,

@@ -29,8 +29,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.quality.harness import SPEC_PATH, Finding, Operation, callers, operations, spec_of
-from tests.quality.sweep import ORDER, Sweep, template_of
+from plugboard.testing.harness import SPEC_PATH, Finding, Operation, callers, operations, spec_of
+from plugboard.testing.sweep import ORDER, Sweep, template_of
 
 PROBLEM_MIMETYPE = "application/problem+json"
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
