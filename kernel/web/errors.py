@@ -189,6 +189,14 @@ class ProblemApi(Api):  # type: ignore[misc]
         self.error_docs = ErrorDocs()
         kwargs["extra_plugins"] = [*(kwargs.get("extra_plugins") or ()), self.error_docs]
         super()._init_spec(**kwargs)
+        # apispec writes fields.Url as format "url", which JSON Schema does not define (a
+        # client or fuzzer then takes any string); "uri" is the format meant.
+        self.register_field(ma.fields.Url, "string", "uri")
+        # Links join operations across paths, so they are added to the whole document.
+        from kernel.web.pipeline_docs import add_links
+
+        to_dict = self.spec.to_dict
+        self.spec.to_dict = lambda: add_links(to_dict())
 
     def register_gated_blueprint(self, blp: Any) -> None:
         """Register a plugin's blueprint, documenting its 404 for tenants without the plugin."""

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from apispec import BasePlugin
@@ -89,3 +90,52 @@ class PipelineDocs(BasePlugin):
             for code, name in added.items():
                 if code not in documented:
                     responses[code] = name
+
+
+METHODS = ("get", "put", "post", "patch", "delete")
+PARAM = re.compile(r"{([^}]+)}")
+ITEM = re.compile(r"/{(?P<param>[^}]+)}(?P<rest>(?:/[^{}/]+)*)")  # /{id}, /{id}/publish
+
+
+def _escape(path: str) -> str:
+    """``path`` as a JSON pointer segment (RFC 6901)."""
+    return path.replace("~", "~0").replace("/", "~1")
+
+
+def _creates_with_id(spec: dict[str, Any], operation: dict[str, Any]) -> bool:
+    """Whether ``operation`` answers 201 with a JSON object that has an ``id``."""
+    created = operation.get("responses", {}).get("201", {})
+    schema = created.get("content", {}).get("application/json", {}).get("schema", {})
+    ref = schema.get("$ref", "") if isinstance(schema, dict) else ""
+    if ref.startswith("#/components/schemas/"):
+        schema = spec.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[1], {})
+    return isinstance(schema, dict) and "id" in schema.get("properties", {})
+
+
+def add_links(spec: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI links from each create to the operations on what it created.
+
+    ``POST /x`` answering 201 with an ``id`` links to every operation on ``/x/{param}``
+    and below it (``/x/{param}/publish``), with ``param: $response.body#/id`` and the
+    create's own path parameters passed on: a generated client, and Schemathesis's
+    stateful phase, follow them from a create to its read, update, actions and delete.
+    """
+    paths: dict[str, Any] = spec.get("paths", {})
+    for path, item in paths.items():
+        create = item.get("post")
+        if not isinstance(create, dict) or not _creates_with_id(spec, create):
+            continue
+        inherited = {p: f"$request.path.{p}" for p in PARAM.findall(path)}
+        links = create["responses"]["201"].setdefault("links", {})
+        for target, target_item in paths.items():
+            match = ITEM.fullmatch(target[len(path):]) if target.startswith(path + "/{") else None
+            if match is None:
+                continue
+            suffix = "".join(part.capitalize() for part in re.split(r"[/-]", match["rest"]) if part)
+            for method in METHODS:
+                if method in target_item and (method, target) != ("post", path):
+                    links[f"{method.capitalize()}{suffix or 'Created'}"] = {
+                        "operationRef": f"#/paths/{_escape(target)}/{method}",
+                        "parameters": {**inherited, match["param"]: "$response.body#/id"},
+                    }
+    return spec

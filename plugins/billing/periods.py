@@ -23,7 +23,7 @@ def previous_month(start: dt.datetime) -> dt.datetime:
 
 def parse(period: str) -> dt.datetime:
     """``"2026-11"`` as the first instant of that month; ValueError otherwise."""
-    match = PERIOD_RE.match(period)
+    match = PERIOD_RE.fullmatch(period)  # `$` alone would let a trailing newline through
     if not match:
         raise ValueError(f"period {period!r} must look like 2026-11")
     return dt.datetime(int(match.group(1)), int(match.group(2)), 1, tzinfo=dt.UTC)

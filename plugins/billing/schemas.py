@@ -24,11 +24,15 @@ def _currency(value: str) -> None:
         raise ma.ValidationError("must be an ISO 4217 currency code, e.g. EUR")
 
 
-def _period(value: str) -> None:
+def _parses(value: str) -> None:
     try:
         periods.parse(value)
     except ValueError as exc:
         raise ma.ValidationError(str(exc)) from None
+
+
+# The Regexp validator is what apispec documents as the field's pattern.
+_period = [validate.Regexp(periods.PERIOD_RE, error="period {input!r} must look like 2026-11"), _parses]
 
 
 def _price(value: Any) -> None:

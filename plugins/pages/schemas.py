@@ -23,9 +23,32 @@ class PuckDataSchema(ma.Schema):
     zones = fields.Dict(metadata={"description": "legacy DropZones: '<id>:<zone>' -> ComponentData[]"})
 
 
-Document = fields.Raw(
-    metadata={"description": "Puck Data: {root: {props}, content: ComponentData[], zones?}",
-              "type": "object"})
+# The structure puck.validate checks, for the document: what JSON Schema cannot say (ids
+# unique in the document, a zone's owner present, the tenant's component allowlist and
+# size limits) is refused with a 422 naming the pointer.
+_COMPONENT: dict[str, object] = {
+    "type": "object",
+    "required": ["type", "props"],
+    "properties": {
+        "type": {"type": "string", "minLength": 1, "description": "the component's name"},
+        "props": {"type": "object", "required": ["id"],
+                  "properties": {"id": {"type": "string", "minLength": 1, "not": {"enum": ["root"]},
+                                        "description": "unique in the document"}}},
+        "readOnly": {"type": "object", "additionalProperties": {"type": "boolean"}},
+    },
+}
+Document = fields.Raw(metadata={
+    "description": "Puck Data: {root: {props}, content: ComponentData[], zones?}",
+    "type": "object",
+    "required": ["root", "content"],
+    "properties": {
+        "root": {"type": "object", "properties": {"props": {"type": "object"}}},
+        "content": {"type": "array", "items": _COMPONENT},
+        "zones": {"type": "object", "description": "legacy DropZones: '<component id>:<zone>' -> "
+                  "ComponentData[]; the component must be in the document",
+                  "additionalProperties": {"type": "array", "items": _COMPONENT}},
+    },
+})
 _title = validate.Length(min=1, max=200)
 _version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1), metadata={
     "description": "the draft version you edited (or send If-Match); a newer draft: 412"})
