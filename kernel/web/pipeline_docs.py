@@ -38,7 +38,7 @@ TENANT_PARAMETER = {
     "in": "header",
     "name": "X-Tenant",
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 63},
+    "schema": {"type": "string"},
     "description": "the tenant's slug; without it the Host header decides",
 }
 POST_RESPONSES = {"400": "BAD_REQUEST", "409": "CONFLICT", "422": "UNPROCESSABLE_ENTITY"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+PERIOD_RE = re.compile(r"^([1-9][0-9]{3})-(0[1-9]|1[0-2])$")  # year 0000 is no datetime
 
 
 def month_start(at: dt.datetime) -> dt.datetime:

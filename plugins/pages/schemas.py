@@ -54,15 +54,23 @@ _version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1), metadat
     "description": "the draft version you edited (or send If-Match); a newer draft: 412"})
 
 
+# What services.normalize_path accepts (it lowercases, and adds or drops the outer
+# slashes), so the document states it: segments of letters, digits, '.', '_', '-'.
+_SEGMENT = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?"
+_path = [validate.Length(min=1, max=255),
+         validate.Regexp(rf"^/?(?:{_SEGMENT}(?:/{_SEGMENT})*/?)?$",
+                         error="segments of letters, digits, '.', '_' and '-', e.g. /events/summer-2026")]
+
+
 class PageCreateSchema(Strict):
-    path = fields.String(required=True, validate=validate.Length(min=1, max=255),
+    path = fields.String(required=True, validate=_path,
                          metadata={"description": "'/', '/about', '/events/summer-2026'"})
     title = fields.String(required=True, validate=_title)
     data = fields.Raw(load_default=None, metadata=Document.metadata)
 
 
 class PagePatchSchema(Strict):
-    path = fields.String(validate=validate.Length(min=1, max=255))
+    path = fields.String(validate=_path)
     title = fields.String(validate=_title)
     data = fields.Raw(metadata=Document.metadata)
     version = _version

@@ -92,3 +92,40 @@ def test_a_redirect_werkzeug_still_makes_has_a_json_body(app_config: dict[str, A
     assert resp.mimetype == "application/json"
     assert resp.headers["Location"].endswith("/slashed/?x=1")
     assert resp.get_json() == {"location": resp.headers["Location"]}
+
+
+def test_creates_link_to_the_operations_on_what_they_created(api: Api) -> None:
+    spec = _spec(api.app)
+    links = spec["paths"]["/api/v1/api-keys"]["post"]["responses"]["201"]["links"]
+    assert links["DeleteCreated"] == {
+        "operationRef": "#/paths/~1api~1v1~1api-keys~1{key_id}/delete",
+        "parameters": {"key_id": "$response.body#/id"}}
+    for path, method, op in _operations(spec):
+        for link in op["responses"].get("201", {}).get("links", {}).values():
+            target_path, target_method = link["operationRef"].removeprefix("#/paths/").rsplit("/", 1)
+            target = spec["paths"][target_path.replace("~1", "/").replace("~0", "~")]
+            assert target_method in target, link
+            names = {p["name"] for p in target.get("parameters", []) if p["in"] == "path"}
+            assert set(link["parameters"]) == names, (path, method, link)
+
+
+def test_storefront_operations_document_their_query_and_the_tenant_header(api: Api) -> None:
+    # @blp.doc(parameters=[X-Tenant]) used to replace what @blp.arguments documented.
+    spec = _spec(api.app)
+    for path, _method, op in _operations(spec):
+        if path.startswith("/api/v1/public/"):
+            assert "X-Tenant" in {p["name"] for p in op.get("parameters", [])}, path
+    order = spec["paths"]["/api/v1/public/ticketing/orders/{code}"]["get"]["parameters"]
+    assert any(p["name"] == "secret" and p["in"] == "query" and p["required"] for p in order)
+
+
+def test_the_schemas_state_what_the_server_checks(api: Api) -> None:
+    schemas = _spec(api.app)["components"]["schemas"]
+    assert "Europe/Berlin" in schemas["EventCreate"]["properties"]["timezone"]["enum"]
+    assert "EUR" in schemas["ManualPayment"]["properties"]["currency"]["enum"]
+    assert "pattern" in schemas["PageCreate"]["properties"]["path"]
+    assert schemas["PageCreate"]["properties"]["data"]["required"] == ["root", "content"]
+    assert "pattern" in schemas["BundleUpload"]["properties"]["version"]
+    urls = [prop for schema in schemas.values() for prop in schema.get("properties", {}).values()
+            if prop.get("format") in ("url", "uri")]
+    assert urls and all(prop["format"] == "uri" for prop in urls)
