@@ -6,9 +6,10 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, NotFound, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import RequestRedirect
 
 from kernel.config import Settings
 from kernel.data.session import db
@@ -76,6 +77,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     observability.configure_logging(settings.log_level)
     app = Flask("plugboard", static_folder=None)
     app.request_class = json_limits.LimitedRequest  # get_json() refuses JSON nested too deeply
+    # Werkzeug redirects a path with a doubled slash (``a%2F%2Fb`` decodes to ``a//b``) to
+    # the merged one with a 308 and an HTML page: a doubled slash is just an unknown path
+    # (404 problem+json). Set before any rule is added (a rule takes the map's defaults
+    # when it is added). The redirects that remain are JSON (_json_redirects).
+    app.url_map.merge_slashes = False
     app.config.update(
         # No SECRET_KEY in Flask's config on purpose: the API keeps no cookie session, and
         # without a key Flask skips opening one on every request. Tokens use HKDF sub-keys
@@ -236,6 +242,18 @@ def _init_request_rules(app: Flask) -> None:
             f"Send the body as {' or '.join(sorted(set(expected)))} "
             f"(got {mimetype or 'no Content-Type'})."
         )
+
+    @app.before_request
+    def _json_redirects() -> Response | None:
+        # A rule ending in a slash (``/api/v1/public/pages/``) redirects the path without
+        # it, and Flask sends Werkzeug's HTML page without calling any error handler.
+        redirect = request.routing_exception
+        if not isinstance(redirect, RequestRedirect):
+            return None
+        answer = jsonify(location=redirect.new_url)
+        answer.status_code = redirect.code
+        answer.headers["Location"] = redirect.new_url
+        return answer
 
     @app.before_request
     def _refuse_nul_in_path() -> None:

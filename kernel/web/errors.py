@@ -17,6 +17,7 @@ import marshmallow as ma
 from apispec import BasePlugin
 from flask import Response, g, json, request
 from flask_smorest import Api
+from flask_smorest.pagination import PaginationMetadataSchema
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
@@ -188,6 +189,14 @@ class ProblemApi(Api):  # type: ignore[misc]
         self.error_docs = ErrorDocs()
         kwargs["extra_plugins"] = [*(kwargs.get("extra_plugins") or ()), self.error_docs]
         super()._init_spec(**kwargs)
+        # apispec writes fields.Url as format "url", which JSON Schema does not define (a
+        # client or fuzzer then takes any string); "uri" is the format meant.
+        self.register_field(ma.fields.Url, "string", "uri")
+        # Links join operations across paths, so they are added to the whole document.
+        from kernel.web.pipeline_docs import add_links
+
+        to_dict = self.spec.to_dict
+        self.spec.to_dict = lambda: add_links(to_dict())
 
     def register_gated_blueprint(self, blp: Any) -> None:
         """Register a plugin's blueprint, documenting its 404 for tenants without the plugin."""
@@ -196,6 +205,17 @@ class ProblemApi(Api):  # type: ignore[misc]
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         return problem_response(error)
+
+    def _register_pagination_header(self) -> None:
+        # flask-smorest sends X-Pagination as JSON ({"total": 3, "page": 1, ...}) but documents
+        # it with a bare ``schema``, which OpenAPI reads as an object in the header's
+        # ``simple`` style (``total,3,page,1``): a generated client would parse it wrongly.
+        # A header given as ``content`` is serialised in that media type.
+        header = {
+            "description": "Pagination metadata, a JSON object.",
+            "content": {"application/json": {"schema": PaginationMetadataSchema}},
+        }
+        self.spec.components.header("PAGINATION", header, lazy=True)
 
     def _register_responses(self) -> None:
         # flask-smorest documents error responses as application/json; ours are problem+json.

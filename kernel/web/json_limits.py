@@ -15,6 +15,13 @@ gets its 401/403, never a description of the body, and a body over the route's l
   covered.
 * **NUL**: PostgreSQL text cannot hold U+0000. Strings and keys of a parsed body, and
   query parameters, holding it are refused with a 422 naming each (JSON pointers).
+* **A file upload is only files**: a view reading ``location="files"`` documents a
+  multipart body of its file fields only (``additionalProperties: false``); a text field
+  in that body, unknown or a file field sent as text, is refused with a 422 naming it,
+  as an unknown JSON field is.
+* **PATCH changes something**: a PATCH with no body, or ``{}``, is refused with a 422
+  (every PATCH of the kernel and of plugins; documented as ``minProperties: 1`` on its
+  body by :class:`kernel.web.pipeline_docs.PipelineDocs`).
 
 The loaders are registered on webargs' ``FlaskParser`` (``location_loader``, its
 documented extension point), which flask-smorest's shared parser is: every blueprint,
@@ -101,16 +108,30 @@ _DELEGATE = FlaskParser()  # webargs' own loaders, for what is not ours to chang
 def load_json(req: Request, schema: ma.Schema) -> Any:
     """webargs' JSON loader, with the depth and NUL rules."""
     if not is_json_request(req):
-        return core.missing
+        return refuse_empty_patch(req, schema, core.missing)
     data = req.get_data(cache=True)
     refuse_deep(data)
     try:
         value = core.parse_json(data)
     except json.JSONDecodeError as exc:
         if exc.doc == "":
-            return core.missing
+            return refuse_empty_patch(req, schema, core.missing)
         abort(400, exc=exc, messages={"json": ["Invalid JSON body."]})
     refuse_nul("json", list(nul_pointers(value)))
+    return refuse_empty_patch(req, schema, value)
+
+
+def refuse_empty_patch(req: Request, schema: ma.Schema, value: Any) -> Any:
+    """``value``, unless ``req`` is a PATCH that changes nothing (no body, or ``{}``): 422.
+
+    A schema with required fields names them itself.
+    """
+    if (req.method == "PATCH" and (value is core.missing or value == {})
+            and not any(f.required for f in schema.fields.values())):
+        problem(422, "validation-error", title="Validation failed",
+                detail="A PATCH must change something: send at least one field.",
+                errors=[{"field": "_schema", "pointer": "", "location": "json",
+                         "message": "send at least one field to change"}])
     return value
 
 
@@ -120,12 +141,25 @@ def load_query(req: Request, schema: ma.Schema) -> Any:
     return _DELEGATE.load_querystring(req, schema)
 
 
+def load_files(req: Request, schema: ma.Schema) -> Any:
+    """webargs' files loader; a multipart text field beside the files is a 422."""
+    stray = sorted(set(req.form))
+    if stray:
+        problem(422, "validation-error", title="Validation failed",
+                detail="This upload takes files only: " + ", ".join(stray) + " is not one.",
+                errors=[{"field": k, "pointer": "/" + k, "location": "files",
+                         "message": "must be a file" if k in schema.fields else "Unknown field."}
+                        for k in stray])
+    return _DELEGATE.load_files(req, schema)
+
+
 def install_parser_loaders() -> None:
     """Make flask-smorest's shared parser load JSON and query strings with the rules."""
     parser = ArgumentsMixin.ARGUMENTS_PARSER
     parser.location_loader("json")(load_json)
     parser.location_loader("query")(load_query)
     parser.location_loader("querystring")(load_query)
+    parser.location_loader("files")(load_files)
 
 
 install_parser_loaders()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+PERIOD_RE = re.compile(r"^([1-9][0-9]{3})-(0[1-9]|1[0-2])$")  # year 0000 is no datetime
 
 
 def month_start(at: dt.datetime) -> dt.datetime:
@@ -23,7 +23,7 @@ def previous_month(start: dt.datetime) -> dt.datetime:
 
 def parse(period: str) -> dt.datetime:
     """``"2026-11"`` as the first instant of that month; ValueError otherwise."""
-    match = PERIOD_RE.match(period)
+    match = PERIOD_RE.fullmatch(period)  # `$` alone would let a trailing newline through
     if not match:
         raise ValueError(f"period {period!r} must look like 2026-11")
     return dt.datetime(int(match.group(1)), int(match.group(2)), 1, tzinfo=dt.UTC)

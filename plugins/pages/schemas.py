@@ -23,23 +23,54 @@ class PuckDataSchema(ma.Schema):
     zones = fields.Dict(metadata={"description": "legacy DropZones: '<id>:<zone>' -> ComponentData[]"})
 
 
-Document = fields.Raw(
-    metadata={"description": "Puck Data: {root: {props}, content: ComponentData[], zones?}",
-              "type": "object"})
+# The structure puck.validate checks, for the document: what JSON Schema cannot say (ids
+# unique in the document, a zone's owner present, the tenant's component allowlist and
+# size limits) is refused with a 422 naming the pointer.
+_COMPONENT: dict[str, object] = {
+    "type": "object",
+    "required": ["type", "props"],
+    "properties": {
+        "type": {"type": "string", "minLength": 1, "description": "the component's name"},
+        "props": {"type": "object", "required": ["id"],
+                  "properties": {"id": {"type": "string", "minLength": 1, "not": {"enum": ["root"]},
+                                        "description": "unique in the document"}}},
+        "readOnly": {"type": "object", "additionalProperties": {"type": "boolean"}},
+    },
+}
+Document = fields.Raw(metadata={
+    "description": "Puck Data: {root: {props}, content: ComponentData[], zones?}",
+    "type": "object",
+    "required": ["root", "content"],
+    "properties": {
+        "root": {"type": "object", "properties": {"props": {"type": "object"}}},
+        "content": {"type": "array", "items": _COMPONENT},
+        "zones": {"type": "object", "description": "legacy DropZones: '<component id>:<zone>' -> "
+                  "ComponentData[]; the component must be in the document",
+                  "additionalProperties": {"type": "array", "items": _COMPONENT}},
+    },
+})
 _title = validate.Length(min=1, max=200)
 _version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1), metadata={
     "description": "the draft version you edited (or send If-Match); a newer draft: 412"})
 
 
+# What services.normalize_path accepts (it lowercases, and adds or drops the outer
+# slashes), so the document states it: segments of letters, digits, '.', '_', '-'.
+_SEGMENT = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?"
+_path = [validate.Length(min=1, max=255),
+         validate.Regexp(rf"^/?(?:{_SEGMENT}(?:/{_SEGMENT})*/?)?$",
+                         error="segments of letters, digits, '.', '_' and '-', e.g. /events/summer-2026")]
+
+
 class PageCreateSchema(Strict):
-    path = fields.String(required=True, validate=validate.Length(min=1, max=255),
+    path = fields.String(required=True, validate=_path,
                          metadata={"description": "'/', '/about', '/events/summer-2026'"})
     title = fields.String(required=True, validate=_title)
     data = fields.Raw(load_default=None, metadata=Document.metadata)
 
 
 class PagePatchSchema(Strict):
-    path = fields.String(validate=validate.Length(min=1, max=255))
+    path = fields.String(validate=_path)
     title = fields.String(validate=_title)
     data = fields.Raw(metadata=Document.metadata)
     version = _version

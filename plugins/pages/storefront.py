@@ -34,8 +34,6 @@ log = logging.getLogger("plugins.pages")
 blp = Blueprint("pages_public", __name__, url_prefix="/api/v1/public/pages",
                 description="Published pages, for storefronts (tenant from Host or X-Tenant)")
 
-TENANT_HEADER = [{"in": "header", "name": "X-Tenant", "required": False, "schema": {"type": "string"},
-                  "description": "the tenant's slug; without it the Host header decides"}]
 CONDITIONAL = {"304": {"description": "Not modified: the If-None-Match ETag is current"}}
 
 
@@ -142,7 +140,7 @@ def _store() -> cache.PageCache:
 
 
 @blp.get("", endpoint="index")
-@blp.doc(parameters=TENANT_HEADER, responses=CONDITIONAL)
+@blp.doc(responses=CONDITIONAL)
 @blp.response(200, PublicPageSchema(many=True))
 def index() -> Response:
     """The tenant's published pages (path, live title, publication time), by path."""
@@ -152,7 +150,7 @@ def index() -> Response:
 
 @blp.get("/", endpoint="home")
 @blp.get("/<path:path>", endpoint="page")
-@blp.doc(parameters=TENANT_HEADER, responses=CONDITIONAL)
+@blp.doc(responses=CONDITIONAL)
 @blp.response(200, PuckDataSchema)
 def page(path: str = "") -> Response:
     """The published Puck data at ``path`` (``/`` for the home page), as the editor saved it.

@@ -3,6 +3,7 @@ timestamps must carry their UTC offset (``2026-07-01T19:00:00+02:00``)."""
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 import marshmallow as ma
@@ -20,6 +21,10 @@ class Strict(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
+
+# The zones services accept (ZoneInfo loads them), listed so the document says so.
+_ZONE = validate.OneOf(sorted(zoneinfo.available_timezones()), error="Unknown time zone {input!r}; "
+                       "use an IANA name such as 'Europe/Berlin'.")
 
 def _when(**kw: Any) -> fields.AwareDateTime:
     return fields.AwareDateTime(format="iso", **kw)
@@ -48,7 +53,7 @@ class EventCreateSchema(Strict):
     slug = fields.String(required=True, validate=[validate.Length(min=1, max=100), SLUG])
     description = _text(20_000)
     venue = _text(300)
-    timezone = fields.String(validate=validate.Length(min=1, max=64),
+    timezone = fields.String(validate=_ZONE,
                              metadata={"description": "IANA zone, e.g. Europe/Berlin (default UTC)"})
     starts_at = _when(required=True)
     ends_at = _when(required=True)
@@ -59,7 +64,7 @@ class EventPatchSchema(Strict):
     slug = fields.String(validate=[validate.Length(min=1, max=100), SLUG])
     description = _text(20_000)
     venue = _text(300)
-    timezone = fields.String(validate=validate.Length(min=1, max=64))
+    timezone = fields.String(validate=_ZONE)
     starts_at = _when()
     ends_at = _when()
 

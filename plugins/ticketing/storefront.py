@@ -48,8 +48,6 @@ blp = Blueprint("ticketing_public", __name__, url_prefix="/api/v1/public/ticketi
                 description="The ticket shop: published events, orders and tickets "
                             "(tenant from Host or X-Tenant)")
 
-TENANT_HEADER = [{"in": "header", "name": "X-Tenant", "required": False, "schema": {"type": "string"},
-                  "description": "the tenant's slug; without it the Host header decides"}]
 PUBLIC_EVENT_FIELDS = ("id", "slug", "title", "description", "venue", "timezone", "starts_at",
                        "ends_at", "status", "cover_url")
 CACHED_ENDPOINTS = {f"{blp.name}.events": lambda args: cache.LISTING,
@@ -138,7 +136,6 @@ def responder(store: cache.StoreCache) -> Callable[..., EdgeResponse | None]:
 
 
 @blp.get("/events", endpoint="events")
-@blp.doc(parameters=TENANT_HEADER)
 @blp.response(200)
 def list_events() -> Response:
     """Published events that have not ended, with their ticket types and seats left."""
@@ -146,7 +143,6 @@ def list_events() -> Response:
 
 
 @blp.get("/events/<string:slug>", endpoint="event")
-@blp.doc(parameters=TENANT_HEADER)
 @blp.response(200)
 def get_event(slug: str) -> Response:
     """A published event (a cancelled one shows ``status: cancelled``); drafts: 404."""
@@ -171,7 +167,6 @@ def _items(data: dict[str, Any]) -> list[orders.Item]:
 
 
 @blp.post("/orders")
-@blp.doc(parameters=TENANT_HEADER)
 @blp.arguments(OrderCreateSchema)
 @blp.response(201)
 @blp.alt_response(409, description="sold-out, sales-closed, event-not-on-sale, payments-not-enabled")
@@ -220,7 +215,6 @@ def _ticket_json(order: Order, ticket: Ticket, names: dict[uuid.UUID, str]) -> d
 
 
 @blp.get("/orders/<string:code>")
-@blp.doc(parameters=TENANT_HEADER)
 @blp.arguments(PublicOrderQuerySchema, location="query")
 @blp.response(200)
 @domain_errors
@@ -251,7 +245,7 @@ def _paid_ticket(code: str, ticket_id: uuid.UUID, secret: str) -> tuple[Order, T
 
 
 @blp.get("/orders/<string:code>/tickets/<uuid:ticket_id>/qr", endpoint="ticket_qr")
-@blp.doc(parameters=TENANT_HEADER, responses={"200": {"content": {"image/svg+xml": {}, "image/png": {}}}})
+@blp.doc(responses={"200": {"content": {"image/svg+xml": {}, "image/png": {}}}})
 @blp.arguments(QrQuerySchema, location="query")
 @blp.response(200)
 @domain_errors
@@ -264,7 +258,7 @@ def ticket_qr(query: dict[str, Any], code: str, ticket_id: uuid.UUID) -> Respons
 
 
 @blp.get("/orders/<string:code>/tickets/<uuid:ticket_id>/pdf", endpoint="ticket_pdf")
-@blp.doc(parameters=TENANT_HEADER, responses={"200": {"content": {"application/pdf": {}}}})
+@blp.doc(responses={"200": {"content": {"application/pdf": {}}}})
 @blp.arguments(PublicOrderQuerySchema, location="query")
 @blp.response(200)
 @domain_errors
@@ -281,7 +275,6 @@ def ticket_pdf(query: dict[str, Any], code: str, ticket_id: uuid.UUID) -> Respon
 
 
 @blp.get("/orders")
-@blp.doc(parameters=TENANT_HEADER)
 @customer_required
 @blp.response(200)
 def my_orders() -> list[dict[str, Any]]:

@@ -33,8 +33,9 @@ def test_patch_name_and_merge_settings(api: Api) -> None:
     stored = api.get(TENANT, owner).get_json()
     assert stored["settings"] == {"theme": "dark", "tz": "Europe/Paris"}
     assert stored["updated_at"] >= stored["created_at"]
-    # an empty patch changes nothing
-    assert api.patch(TENANT, owner, json={}).get_json()["name"] == "Prof B"
+    # a patch that changes nothing is refused (issue 13), and changes nothing
+    assert_problem(api.patch(TENANT, owner, json={}), 422, "validation-error")
+    assert api.get(TENANT, owner).get_json() == stored
 
 
 def test_slug_and_status_cannot_be_patched_by_tenant(api: Api, app: Flask) -> None:

@@ -32,8 +32,6 @@ from kernel.web.routes.customer_schemas import (
 blp = Blueprint("account", __name__, url_prefix="/api/v1/public/account",
                 description="Storefront customer accounts")
 
-TENANT_HEADER = [{"in": "header", "name": "X-Tenant", "required": False,
-                  "schema": {"type": "string"}, "description": "tenant slug (else Host)"}]
 
 
 def _pair(pair: customer_auth.CustomerTokenPair) -> dict[str, Any]:
@@ -42,7 +40,6 @@ def _pair(pair: customer_auth.CustomerTokenPair) -> dict[str, Any]:
 
 
 @blp.post("/register")
-@blp.doc(parameters=TENANT_HEADER)
 @blp.arguments(AccountRegisterSchema)
 @blp.response(201, AccountRegisteredSchema)
 @blp.alt_response(409, description="An account with this e-mail exists")
@@ -58,7 +55,6 @@ def register(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.post("/login")
-@blp.doc(parameters=TENANT_HEADER)
 @blp.arguments(AccountLoginSchema)
 @blp.response(200, CustomerTokenPairSchema)
 @blp.alt_response(401, description="Wrong e-mail or password")
@@ -73,7 +69,6 @@ def login(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.post("/refresh")
-@blp.doc(parameters=TENANT_HEADER)
 @blp.arguments(AccountRefreshSchema)
 @blp.response(200, CustomerTokenPairSchema)
 @blp.alt_response(401, description="The refresh token is invalid, expired or spent")
@@ -87,7 +82,6 @@ def refresh(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.post("/logout")
-@blp.doc(parameters=TENANT_HEADER)
 @blp.arguments(AccountRefreshSchema)
 @blp.response(204)
 def logout(data: dict[str, Any]) -> None:
@@ -99,7 +93,6 @@ def logout(data: dict[str, Any]) -> None:
 
 
 @blp.route("/me", methods=["GET"])
-@blp.doc(parameters=TENANT_HEADER)
 @customer_auth.customer_required
 @blp.response(200, CustomerSchema)
 def me() -> customers.Customer:
@@ -110,7 +103,6 @@ def me() -> customers.Customer:
 
 
 @blp.route("/me", methods=["PATCH"])
-@blp.doc(parameters=TENANT_HEADER)
 @customer_auth.customer_required
 @blp.arguments(AccountPatchSchema)
 @blp.response(200, CustomerSchema)
@@ -126,7 +118,6 @@ def update_me(data: dict[str, Any]) -> customers.Customer:
 
 
 @blp.post("/password/forgot")
-@blp.doc(parameters=TENANT_HEADER)
 @blp.arguments(AccountForgotSchema)
 @blp.response(202)
 def forgot_password(data: dict[str, Any]) -> Response:
@@ -142,7 +133,6 @@ def forgot_password(data: dict[str, Any]) -> Response:
 
 
 @blp.post("/password/reset")
-@blp.doc(parameters=TENANT_HEADER)
 @blp.arguments(AccountResetSchema)
 @blp.response(204)
 def reset_password(data: dict[str, Any]) -> None:

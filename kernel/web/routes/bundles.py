@@ -62,7 +62,8 @@ def _semver(value: str) -> None:
 
 
 VERSION = fields.String(required=True, validate=[validate.Length(max=64), _semver],
-                        metadata={"description": "a semantic version (semver.org), e.g. 1.4.0"})
+                        metadata={"description": "a semantic version (semver.org), e.g. 1.4.0",
+                                  "pattern": f"^{bundles.SEMVER_RE.pattern}$"})
 
 
 class BundleUploadSchema(ma.Schema):

@@ -58,11 +58,6 @@ class CustomerPatchSchema(Strict):
     phone = PhoneField()
     marketing_consent = fields.Boolean()
 
-    @ma.validates_schema
-    def _not_empty(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if not data:
-            raise ma.ValidationError("send at least one field to change", "_schema")
-
 
 class CustomerQuerySchema(Strict):
     q = fields.String(validate=validate.Length(min=1, max=200),
@@ -115,11 +110,6 @@ class AccountPatchSchema(Strict):
     name = fields.String(validate=_name)
     phone = PhoneField()
     marketing_consent = fields.Boolean()
-
-    @ma.validates_schema
-    def _not_empty(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if not data:
-            raise ma.ValidationError("send at least one field to change", "_schema")
 
 
 class CustomerTokenPairSchema(ma.Schema):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from urllib.parse import urlsplit
 
 import pytest
@@ -110,3 +111,18 @@ def test_suspended_tenants_assets_are_not_served(api: Api, owner: Account) -> No
     admin = api.make_admin()
     api.patch(f"/api/v1/admin/tenants/{owner.tenant_id}", admin, json={"status": "suspended"})
     assert_problem(fetch(api, url), 404)
+
+
+def test_an_upload_refuses_text_fields_its_schema_forbids(api: Api, owner: Account) -> None:
+    # The multipart schema has `file` only (additionalProperties: false); fields beside it
+    # used to be ignored, and a text `file` is not a file.
+    spec = api.get("/api/openapi.json").get_json()
+    body = spec["components"]["schemas"]["PageAssetUpload"]
+    assert body["additionalProperties"] is False and list(body["properties"]) == ["file"]
+    resp = api.post(ASSETS, owner, data={"file": (io.BytesIO(PNG), "a.png"), "alt": "x"})
+    problem = assert_problem(resp, 422, "validation-error")
+    assert [(e["pointer"], e["message"]) for e in problem["errors"]] == [("/alt", "Unknown field.")]
+    resp = api.post(ASSETS, owner, data={"file": "not a file"})
+    problem = assert_problem(resp, 422, "validation-error")
+    assert [(e["pointer"], e["message"]) for e in problem["errors"]] == [("/file", "must be a file")]
+    assert upload(api, owner, PNG).status_code == 201
