@@ -11,7 +11,9 @@ from alembic import op
 revision = "ticketing_0002"
 down_revision = "ticketing_0001"
 branch_labels = None
-depends_on = "0008_number_sequences"
+# No depends_on the kernel's 0008 (number_sequences): this only adds a column, and a
+# dependency on a kernel head would fold that head into this branch's version row.
+depends_on = None
 
 
 def upgrade() -> None:
