@@ -122,7 +122,8 @@ def load_json(req: Request, schema: ma.Schema) -> Any:
 
 
 def refuse_empty_patch(req: Request, schema: ma.Schema, value: Any) -> Any:
-    """``value``, unless ``req`` is a PATCH that changes nothing (no body, or ``{}``): 422.
+    """``value``, unless ``req`` is a PATCH that changes nothing (no body, or ``{}``) or a
+    PUT with no body at all: 422.
 
     A schema with required fields names them itself.
     """
@@ -132,6 +133,11 @@ def refuse_empty_patch(req: Request, schema: ma.Schema, value: Any) -> Any:
                 detail="A PATCH must change something: send at least one field.",
                 errors=[{"field": "_schema", "pointer": "", "location": "json",
                          "message": "send at least one field to change"}])
+    if req.method == "PUT" and value is core.missing:  # {} is a state; no body at all is not
+        problem(422, "validation-error", title="Validation failed",
+                detail="A PUT replaces a state: send the new state as a JSON body.",
+                errors=[{"field": "_schema", "pointer": "", "location": "json",
+                         "message": "a JSON body is required"}])
     return value
 
 

@@ -11,6 +11,7 @@
   with ``@blp.doc(parameters=…)``, which would replace the parameters its
   ``@blp.arguments`` document;
 * every PATCH body has ``minProperties: 1``: a PATCH that changes nothing is a 422
+* every PUT body is ``required``: a PUT replaces a state, so one with no body is a 422
   (:func:`kernel.web.json_limits.refuse_empty_patch`).
 """
 
@@ -76,6 +77,8 @@ class PipelineDocs(BasePlugin):
             added: dict[str, str] = {}
             if method.lower() == "patch":
                 self._require_a_change(operation)
+            if method.lower() == "put" and "requestBody" in operation:
+                operation["requestBody"]["required"] = True  # a PUT without a body is a 422
             if (path or "").startswith("/api/v1/public/"):
                 parameters = operation.setdefault("parameters", [])
                 if not any(isinstance(p, dict) and p.get("name") == "X-Tenant" for p in parameters):

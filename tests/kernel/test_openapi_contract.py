@@ -74,6 +74,18 @@ def test_every_patch_documents_and_enforces_that_it_changes_something(api: Api) 
     assert resp.status_code == 200 and resp.get_json()["name"] == "Renamed"
 
 
+def test_a_put_without_a_body_is_refused_and_documented_as_needing_one(api: Api) -> None:
+    spec = _spec(api.app)
+    puts = [(path, op) for path, method, op in _operations(spec) if method == "put" and "requestBody" in op]
+    assert puts and all(op["requestBody"].get("required") is True for _, op in puts), puts
+    owner = api.register()
+    api.put("/api/v1/plugins/pages/activation", owner, json={"enabled": True})
+    before = api.get("/api/v1/plugins/pages/config", owner).get_json()
+    assert_problem(api.put("/api/v1/plugins/pages/config", owner), 422, "validation-error")
+    assert api.get("/api/v1/plugins/pages/config", owner).get_json() == before
+    assert_problem(api.put("/api/v1/plugins/pages/activation", owner), 422, "validation-error")
+
+
 def test_a_doubled_slash_is_an_unknown_path_not_an_html_redirect(api: Api) -> None:
     owner = api.register()
     for path in ("/api/v1//pages", "/api/v1/tenant//members", "//api/v1/tenant"):
