@@ -131,3 +131,17 @@ def _scope_key() -> int:
 
 
 db = Database()
+
+
+def insert_on_conflict(target: Any) -> Any:
+    """``INSERT`` into ``target`` (a model or table) that takes ``ON CONFLICT`` clauses.
+
+    ``on_conflict_do_nothing`` / ``on_conflict_do_update`` are each dialect's own
+    construct (PostgreSQL's or SQLite's ``insert``, with the same methods); this picks the
+    one of the session's database.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    if db.session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(target)
+    return sqlite.insert(target)

@@ -26,12 +26,10 @@ from typing import Any, NoReturn
 
 import phonenumbers
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.data.base import Base, TenantOwned, utcnow
-from kernel.data.session import db
+from kernel.data.session import db, insert_on_conflict
 from kernel.problems import problem
 from kernel.services import kernel_services
 from kernel.tenancy.scope import current_tenant_id
@@ -208,14 +206,8 @@ def _insert_if_absent(email: str, name: str, phone: str | None) -> Customer | No
     """
     values = {"id": uuid.uuid4(), "tenant_id": current_tenant_id(), "email": email.strip().lower(),
               "name": name.strip(), "phone": phone}
-    keys = ["tenant_id", "email"]
-    statement: sa.Executable
-    if db.session.get_bind().dialect.name == "postgresql":
-        statement = (pg_insert(Customer).values(values).on_conflict_do_nothing(index_elements=keys)
-                     .returning(Customer))
-    else:
-        statement = (sqlite_insert(Customer).values(values).on_conflict_do_nothing(index_elements=keys)
-                     .returning(Customer))
+    statement = (insert_on_conflict(Customer).values(values)
+                 .on_conflict_do_nothing(index_elements=["tenant_id", "email"]).returning(Customer))
     return db.session.scalars(statement).one_or_none()
 
 

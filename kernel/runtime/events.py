@@ -20,13 +20,11 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hookspecs import EventHandler, JobSpec
 from kernel.data.base import Base, TenantOwned, utcnow
-from kernel.data.session import after_commit, db
+from kernel.data.session import after_commit, db, insert_on_conflict
 from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope, tenant_scope
 
@@ -146,11 +144,8 @@ def _create_deliveries(rows: list[dict[str, Any]]) -> list[uuid.UUID]:
     """
     if not rows:
         return []
-    keys = ["event_id", "handler"]
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(pg_insert(EventDelivery).values(rows).on_conflict_do_nothing(index_elements=keys))
-    else:
-        db.session.execute(sqlite_insert(EventDelivery).values(rows).on_conflict_do_nothing(index_elements=keys))
+    db.session.execute(insert_on_conflict(EventDelivery).values(rows)
+                       .on_conflict_do_nothing(index_elements=["event_id", "handler"]))
     event_ids = {row["event_id"] for row in rows}
     pairs = {(row["event_id"], row["handler"]) for row in rows}
     found = db.session.execute(sa.select(EventDelivery.id, EventDelivery.event_id, EventDelivery.handler)

@@ -15,12 +15,10 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.data.base import Base, TenantOwned
-from kernel.data.session import db
+from kernel.data.session import db, insert_on_conflict
 from kernel.tenancy.scope import current_tenant_id
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -39,19 +37,14 @@ class NumberSequence(TenantOwned, Base):
 def next_number(name: str) -> int:
     """The next number (from 1) of sequence ``name`` (``<plugin>.<thing>``) for the tenant
     in scope, taken in the caller's transaction. Raises ``ValueError`` for a bad name and
-    ``ScopeError`` outside a tenant scope."""
+    ``TenantScopeError`` outside a tenant scope."""
     if not NAME.match(name) or len(name) > 80:
         raise ValueError(f"sequence name {name!r} must look like '<plugin>.<thing>'")
     tenant_id = current_tenant_id()
     table = NumberSequence.__table__
-    assert isinstance(table, sa.Table)
     values = {"tenant_id": tenant_id, "name": name, "last_value": 1}
-    keys, bump = ["tenant_id", "name"], {"last_value": table.c.last_value + 1}
-    statement: sa.Executable
-    if db.session.get_bind().dialect.name == "postgresql":
-        statement = (pg_insert(table).values(values).on_conflict_do_update(index_elements=keys, set_=bump)
-                     .returning(table.c.last_value))
-    else:
-        statement = (sqlite_insert(table).values(values)
-                     .on_conflict_do_update(index_elements=keys, set_=bump).returning(table.c.last_value))
+    statement = (insert_on_conflict(table).values(values)
+                 .on_conflict_do_update(index_elements=["tenant_id", "name"],
+                                        set_={"last_value": table.c.last_value + 1})
+                 .returning(table.c.last_value))
     return int(db.session.execute(statement).scalar_one())

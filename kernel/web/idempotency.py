@@ -43,13 +43,12 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Flask, Response, g, request
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import HTTPException
 
 from hookspecs import JobSpec
 from kernel.data.base import Base, JSONType, TenantOwned, utcnow
-from kernel.data.session import db
+from kernel.data.session import db, insert_on_conflict
 from kernel.problems import problem
 from kernel.runtime import audit
 from kernel.services import kernel_services
@@ -127,9 +126,9 @@ def claim(tenant_id: uuid.UUID | None, scope: str, key: str, digest: str) -> Cla
     now = utcnow()
     with _scope(tenant_id):
         inserted = session.execute(
-            _insert(session).values(id=uuid.uuid4(), tenant_id=tenant_id, scope=scope, key=key,
-                                    request_hash=digest, state=IN_FLIGHT, locked_at=now,
-                                    expires_at=now + TTL)
+            insert_on_conflict(IdempotencyRecord)
+            .values(id=uuid.uuid4(), tenant_id=tenant_id, scope=scope, key=key, request_hash=digest,
+                    state=IN_FLIGHT, locked_at=now, expires_at=now + TTL)
             .on_conflict_do_nothing(index_elements=["scope", "key"])
             .returning(IdempotencyRecord.id)).scalar_one_or_none()
         session.commit()
@@ -148,13 +147,6 @@ def claim(tenant_id: uuid.UUID | None, scope: str, key: str, digest: str) -> Cla
                     detail=f"A request with this {HEADER} is still running; retry shortly.",
                     headers={"Retry-After": "1"})
         return _replay(row)
-
-
-def _insert(session: Any) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING is the dialect's own construct."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(IdempotencyRecord)
-    return sqlite.insert(IdempotencyRecord)
 
 
 def _rowcount(statement: Any) -> int:
