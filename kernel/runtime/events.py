@@ -105,7 +105,6 @@ def dispatch_events(limit: int = 500) -> int:
     activations = kernel_services().activations
     if not jobs.inline:  # events committed from now on queue the next run
         jobs.connection().delete(f"{jobs.namespace}:{DISPATCH_QUEUED}")
-    created: list[uuid.UUID] = []
     with platform_scope():
         events = list(db.session.scalars(
             sa.select(OutboxEvent).where(OutboxEvent.dispatched_at.is_(None))
