@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--pyinstrument", action="store_true")
+    parser.add_argument("--wsgi", action="store_true",
+                        help="call the WSGI app directly with a prepared environ, as a "
+                             "server would (no test client in the profile)")
     args = parser.parse_args(argv)
     db = BenchDatabase()
     try:
@@ -61,10 +64,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         client = app(**{**config, "log_level": "WARNING"}).test_client()
         headers = seeded.auth_headers
 
-        def run(n: int) -> None:
+        def run_client(n: int) -> None:
             for _ in range(n):
                 resp = client.get(args.path, headers=headers)
                 assert resp.status_code == 200, resp.get_data()
+
+        from werkzeug.test import EnvironBuilder
+
+        environ = EnvironBuilder(path=args.path, headers=headers,
+                                 base_url="http://127.0.0.1:8000").get_environ()
+        wsgi = client.application
+
+        def run_wsgi(n: int) -> None:
+            statuses = []
+            for _ in range(n):
+                body = wsgi(dict(environ), lambda status, headers, exc=None: statuses.append(status))
+                b"".join(body)
+                getattr(body, "close", lambda: None)()
+            assert all(s.startswith("200") for s in statuses), statuses[:3]
+
+        run = run_wsgi if args.wsgi else run_client
 
         run(200)
         walls, cpus = [], []
