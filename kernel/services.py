@@ -57,6 +57,8 @@ class KernelServices:
     """
 
     engine: Engine
+    # the engine of read-mode sessions (autocommit until they write), None where unused
+    read_engine: Engine | None
     passwords: Passwords
     tokens: Tokens
     customer_tokens: CustomerTokens

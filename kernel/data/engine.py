@@ -56,11 +56,12 @@ def _track_writes(engine: Engine) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _statement(conn: sa.Connection, cursor: Any, statement: str, parameters: Any,
                    context: Any, executemany: bool) -> None:
-        if not _plain_select(getattr(context, "compiled", None)):
+        if not plain_select(getattr(context, "compiled", None)):
             conn.info[WROTE] = True
 
 
-def _plain_select(compiled: Any) -> bool:
+def plain_select(compiled: Any) -> bool:
+    """Whether ``compiled`` is a ``SELECT`` that writes nothing (no data-modifying CTE)."""
     if compiled is None or not isinstance(compiled.statement, sa.Select):
         return False
     ctes = getattr(compiled, "ctes", None) or {}

@@ -6,8 +6,9 @@ Tenant isolation happens twice:
   a ``tenant_id = <scope>`` criterion, a statement outside any scope raises, and a flush
   refuses to write rows of a tenant other than the scope's;
 * on PostgreSQL, in the database: row-level security policies (:mod:`kernel.data.rls`)
-  compare ``tenant_id`` with the transaction-local settings ``plugboard.tenant_id`` /
-  ``plugboard.all_tenants``, which the session sets whenever the scope changes.
+  compare ``tenant_id`` with the settings ``plugboard.tenant_id`` /
+  ``plugboard.all_tenants``, which every statement finds set to its scope's
+  (:func:`keep_settings_in_step`).
 
 The scope itself (which tenant the current code runs as) is :mod:`kernel.tenancy.scope`.
 """
@@ -17,7 +18,6 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-import weakref
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -31,6 +31,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.sql.util import find_tables
 
 from kernel.data.base import Base, TenantOwned, is_tenant_owned
+from kernel.data.engine import plain_select
 from kernel.tenancy.scope import TenantScopeError, current_scope
 
 
@@ -65,186 +66,130 @@ def _scope_settings() -> tuple[str, str]:
     return (str(scope.tenant_id), "off")
 
 
-# the transaction-local settings the row-level security policies read; sent with
-# placeholders (psycopg's or SQLAlchemy's) or, beside BEGIN, with the values inlined
-_RLS_SETTINGS = ("SELECT set_config('plugboard.tenant_id', {tenant}, true), "
-                 "set_config('plugboard.all_tenants', {all_tenants}, true)")
-_RLS_PSYCOPG = _RLS_SETTINGS.format(tenant="%s", all_tenants="%s")
-_RLS_SQLALCHEMY = sa.text(_RLS_SETTINGS.format(tenant=":tid", all_tenants=":all"))
+# the settings the row-level security policies read, set for the database session (not
+# the transaction): they stay on the pooled connection, which remembers them (SETTINGS) so
+# that a statement only sends them when its scope wants other ones
+_RLS_SETTINGS = ("SELECT set_config('plugboard.tenant_id', %s, false), "
+                 "set_config('plugboard.all_tenants', %s, false)")
+
+SETTINGS = "plugboard_rls_settings"  # Connection.info: what this database session holds
+# execution option of a request's read-mode engine: plain reads run outside a transaction
+READS_OUTSIDE_TRANSACTION = "plugboard_reads_outside_transaction"
 
 
-def _sync_rls(session: Session) -> None:
-    """Set PostgreSQL's transaction-local tenant settings when the scope changed."""
-    wanted = _scope_settings()
-    # The common case, without procuring the connection: this transaction (CONNECTION is
-    # set from after_begin to the end of the outermost transaction, and after_begin forgets
-    # the settings) already runs with these settings.
-    if session.info.get("rls_settings") == wanted and session.info.get(CONNECTION) is not None:
-        return
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
-        return
-    # Procure the connection first: a new transaction (after_begin) forgets the settings,
-    # which SET LOCAL lost at the previous commit.
-    connection = session.connection()
-    if session.info.get("rls_settings") == wanted:
-        return
-    if bind.dialect.driver == "psycopg" and _defer_rls_settings(connection, wanted):
-        session.info["rls_settings"] = wanted
-        return
-    if bind.dialect.driver != "psycopg" or not _send_rls_settings(
-            connection.connection.driver_connection, wanted):
-        # another driver, or the direct way failed: the plain statement through SQLAlchemy,
-        # which raises its usual wrapped error (and recycles the pool for a dead connection)
-        connection.execute(_RLS_SQLALCHEMY, {"tid": wanted[0], "all": wanted[1]})
-    session.info["rls_settings"] = wanted
+def keep_settings_in_step(engine: sa.Engine) -> None:
+    """Run every statement of ``engine`` with the tenant settings of the scope it runs in.
 
+    PostgreSQL's row-level security policies read ``plugboard.tenant_id`` and
+    ``plugboard.all_tenants``. They are set for the database session and remembered on the
+    pooled connection (``SETTINGS`` in its ``info``); before each statement the current
+    scope's settings (empty outside a scope) are compared with what the connection holds
+    and sent only when they differ, in one psycopg pipeline with the statement (no round
+    trip of their own). So a request of the tenant whose settings the connection already
+    holds sends none, and a connection handed from one scope (or one user of the pool) to
+    another never carries the first one's settings into the second's statements.
 
-def _send_rls_settings(raw: Any, wanted: tuple[str, str]) -> bool:
-    """``set_config`` on the psycopg connection, in the same round trip as its ``BEGIN``.
+    What the connection holds is forgotten whenever it may have changed behind that
+    memory: a rollback of a transaction or of a savepoint (which undoes a ``set_config``
+    made inside it), the pool's reset of a connection still in a transaction, a failed
+    send; a new connection starts with nothing remembered. Forgetting only costs one
+    more send. The settings run on the driver connection, so SQLAlchemy's statement
+    events do not see them.
 
-    psycopg opens a transaction with a ``BEGIN`` of its own, answered before the first
-    statement is sent: two round trips on every request's first statement. When the
-    transaction has not begun, ``BEGIN; SELECT set_config(...)`` goes as one simple query
-    instead (libpq's ``PQexec``, which releases the GIL; psycopg reads the transaction
-    status from libpq, so it carries on inside that transaction). The values are
-    inlined, which is safe because they are a UUID's text or empty, and ``on``/``off``;
-    anything else is refused. A connection in autocommit mode, with a non-default
-    isolation level or already in a transaction gets the plain parametrised statement. Either way it runs
-    on the driver connection, so SQLAlchemy's statement events do not see it.
-
-    Returns False when that failed (a broken connection, a failed transaction, an error):
-    the caller then sends the statement through SQLAlchemy, whose error handling raises
-    the usual wrapped error and, for a dead connection, recycles the pool.
+    On a connection of the read-mode engine (:data:`READS_OUTSIDE_TRANSACTION`,
+    autocommit), plain ``SELECT`` statements run outside a transaction: no ``BEGIN``, no
+    ``COMMIT``, one round trip per query. Anything else (DML, DDL, textual SQL, a
+    savepoint, ``FOR UPDATE``, a data-modifying CTE, ``executemany``, a server-side
+    cursor) first opens a transaction, which then lasts until the session commits or
+    rolls back, exactly as on a transactional connection.
     """
     import psycopg
 
-    tenant, all_tenants = wanted
-    if not (_UUID_TEXT.fullmatch(tenant) and all_tenants in ("on", "off")):
-        raise ValueError(f"refusing to inline tenant settings {wanted!r}")
-    idle = raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-    plain = (raw.autocommit or raw.isolation_level is not None or raw.read_only is not None
-             or raw.deferrable is not None)
-    try:
-        if not idle or plain:
-            raw.execute(_RLS_PSYCOPG, wanted)
-            return True
-        query = "BEGIN; " + _RLS_SETTINGS.format(tenant=f"'{tenant}'", all_tenants=f"'{all_tenants}'")
-        with raw.lock:
-            result = raw.pgconn.exec_(query.encode())
-    except psycopg.Error:
-        return False
-    return bool(result.status == psycopg.pq.ExecStatus.TUPLES_OK)
+    idle = psycopg.pq.TransactionStatus.IDLE
+    pipelines = engine.dialect.driver == "psycopg"
 
-
-PENDING = "plugboard_rls_pending"  # Connection.info: settings to send with the next statement
-
-
-def _defer_rls_settings(connection: sa.Connection, wanted: tuple[str, str]) -> bool:
-    """Leave the settings for the transaction's first statement to carry, if it can.
-
-    Only before psycopg has begun the transaction on the connection (so ``BEGIN``, the
-    settings and the statement can travel together: see
-    :func:`send_settings_with_first_statement`) and only on a plain transactional
-    connection. Otherwise False: the caller sends them now.
-    """
-    import psycopg
-
-    if connection.engine not in _PIPELINED:
-        return False
-    raw = connection.connection.driver_connection
-    if (raw is None or raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
-            or raw.autocommit or raw.isolation_level is not None or raw.read_only is not None
-            or raw.deferrable is not None):
-        return False
-    connection.info[PENDING] = wanted
-    return True
-
-
-def send_settings_with_first_statement(engine: sa.Engine) -> None:
-    """Send deferred tenant settings in one round trip with the statement that needs them.
-
-    psycopg's pipeline mode queues ``BEGIN``, ``set_config`` and the statement and sends
-    them together: a request's first query costs one round trip instead of two, and the
-    settings go as a parametrised (hence, from the fifth time on, prepared) statement.
-    The driver connection runs them, so SQLAlchemy's statement events do not see the
-    settings; an error of either is raised inside SQLAlchemy's execution, which wraps it
-    as usual (and recycles the pool for a dead connection). ``executemany`` and
-    server-side cursors (which pipeline mode does not take) send the settings first.
-
-    The pending settings live on the pooled connection's ``info``, so every end of a
-    transaction and every return to the pool drops them: they can only ever ride on a
-    statement of the transaction (and so of the scope) that deferred them.
-    """
-    import psycopg
-
-    def pending(context: Any) -> tuple[str, str] | None:
+    def in_step(cursor: Any, statement: str, parameters: Any, context: Any,
+                many: bool = False) -> bool | None:
         if context is None:
             return None
         try:
             info = context.root_connection.info
         except NotImplementedError:  # the dialect's first-connect checks: no pool entry
             return None
-        wanted: tuple[str, str] | None = info.pop(PENDING, None)
-        return wanted
-
-    def send_first(cursor: Any, wanted: tuple[str, str]) -> None:
-        cursor.connection.execute(_RLS_PSYCOPG, wanted)
-
-    def pipelined(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
-        wanted = pending(context)
-        if wanted is None:
-            return None  # SQLAlchemy executes as usual
         raw = cursor.connection
-        if isinstance(cursor, psycopg.ServerCursor) or (
-                raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE):
-            send_first(cursor, wanted)
+        if (raw.autocommit and raw.info.transaction_status == idle
+                and context.execution_options.get(READS_OUTSIDE_TRANSACTION)
+                and _needs_transaction(cursor, context, many)):
+            raw.execute("BEGIN")
+        wanted = _scope_settings()
+        if info.get(SETTINGS) == wanted or statement.startswith(_TRANSACTION_CONTROL):
+            # (settings sent before a ROLLBACK TO SAVEPOINT would be undone by it)
+            return None  # SQLAlchemy executes as usual
+        info.pop(SETTINGS, None)  # unknown until the send has succeeded
+        if many or not pipelines or isinstance(cursor, psycopg.ServerCursor):
+            # pipeline mode takes neither executemany nor server-side cursors: the
+            # settings go first, on their own
+            raw.execute(_RLS_SETTINGS, wanted)
+            info[SETTINGS] = wanted
             return None
-        with raw.pipeline():
-            raw.execute(_RLS_PSYCOPG, wanted)
+        with raw.pipeline():  # BEGIN (on a transactional connection), settings, statement
+            raw.execute(_RLS_SETTINGS, wanted)
             if parameters is None:
                 cursor.execute(statement)
             else:
                 cursor.execute(statement, parameters)
+        info[SETTINGS] = wanted
         return True
 
     @event.listens_for(engine, "do_execute")
     def _do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
-        return pipelined(cursor, statement, parameters, context)
+        return in_step(cursor, statement, parameters, context)
 
     @event.listens_for(engine, "do_execute_no_params")
     def _do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool | None:
-        return pipelined(cursor, statement, None, context)
+        return in_step(cursor, statement, None, context)
 
     @event.listens_for(engine, "do_executemany")
     def _do_executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> None:
-        wanted = pending(context)
-        if wanted is not None:
-            send_first(cursor, wanted)
+        in_step(cursor, statement, parameters, context, many=True)
 
-    @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
-    def _transaction_ended(conn: sa.Connection) -> None:
-        if not conn.invalidated:  # an invalidated one's info goes with its DBAPI connection
-            conn.info.pop(PENDING, None)
+    def _rolling_back(conn: sa.Connection) -> None:
+        # called before the rollback; that of an idle connection changes nothing
+        if conn.invalidated:
+            return  # its info goes with its DBAPI connection
+        raw = conn.connection.driver_connection
+        if raw is None or raw.info.transaction_status != idle:
+            conn.info.pop(SETTINGS, None)
 
-    @event.listens_for(engine, "checkin")
-    def _checked_in(dbapi_connection: Any, record: Any) -> None:
-        record.info.pop(PENDING, None)
+    @event.listens_for(engine, "rollback_savepoint")
+    def _rolling_back_savepoint(conn: sa.Connection, name: str, context: Any) -> None:
+        conn.info.pop(SETTINGS, None)
 
-    _PIPELINED.add(engine)
+    @event.listens_for(engine, "reset")
+    def _reset(dbapi_connection: Any, record: Any, state: Any) -> None:
+        # the pool rolls back a connection handed back inside a transaction
+        if dbapi_connection is None or dbapi_connection.info.transaction_status != idle:
+            record.info.pop(SETTINGS, None)
 
 
-_PIPELINED: weakref.WeakSet[sa.Engine] = weakref.WeakSet()  # engines with the hooks above
+_TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK")  # the dialect's savepoint commands
 
 
-_UUID_TEXT = re.compile(r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?")
+def _needs_transaction(cursor: Any, context: Any, many: bool) -> bool:
+    """Whether a statement must not run outside a transaction (anything but a plain read)."""
+    import psycopg
+
+    if many or isinstance(cursor, psycopg.ServerCursor):
+        return True
+    compiled = getattr(context, "compiled", None)
+    if not plain_select(compiled):
+        return True
+    return compiled.statement._for_update_arg is not None  # type: ignore[no-any-return]
 
 
 @event.listens_for(PlugboardSession, "after_begin")
 def _after_begin(session: Session, transaction: Any, connection: Any) -> None:
-    session.info.pop("rls_settings", None)
-    connection.info.pop(PENDING, None)
     session.info[CONNECTION] = connection
 
 
@@ -325,7 +270,6 @@ def _tenant_criteria(tid: uuid.UUID) -> Any:
 
 @event.listens_for(PlugboardSession, "do_orm_execute")
 def _scope_statement(state: ORMExecuteState) -> None:
-    _sync_rls(state.session)
     scope = current_scope()
     if scope is not None and scope.tenant_id is None:
         return  # the platform scope sees every tenant's rows
@@ -395,4 +339,3 @@ def _scope_flush(session: Session, flush_context: UOWTransaction, instances: Any
                     f"{type(obj).__name__} belongs to tenant {owner}, not to the scope's "
                     f"tenant {scope.tenant_id}."
                 )
-    _sync_rls(session)

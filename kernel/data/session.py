@@ -12,7 +12,7 @@ import logging
 from typing import Any, cast
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, has_request_context, request
 from flask.globals import app_ctx
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -23,7 +23,12 @@ from sqlalchemy.orm import (
 )
 
 from kernel.data.engine import WROTE, create_db_engine
-from kernel.data.scoping import CONNECTION, PlugboardSession, send_settings_with_first_statement
+from kernel.data.scoping import (
+    CONNECTION,
+    READS_OUTSIDE_TRANSACTION,
+    PlugboardSession,
+    keep_settings_in_step,
+)
 from kernel.services import kernel_services
 
 log = logging.getLogger("plugboard.db")
@@ -65,13 +70,15 @@ def end_read_only(session: Session) -> None:
     """Commit, rather than roll back, a PostgreSQL transaction that only read.
 
     Both end it the same way for the database. But psycopg forgets every prepared
-    statement on each ``rollback()`` (a rollback may undo DDL the plans depend on), and a
-    request that only reads used to end in one, so no query ever reached psycopg's
-    prepare threshold and PostgreSQL parsed and planned every statement afresh. Anything
-    that may have written (a flush, pending objects, DML or textual SQL, a savepoint, a
-    data-modifying CTE, ``after_commit`` callbacks) leaves the transaction to the usual
-    rollback. One difference remains visible: a ``SELECT`` of a function with effects
-    (``pg_notify``, say) that was never committed now takes effect; commit such work.
+    statement on each ``rollback()`` of a transaction (a rollback may undo DDL the plans
+    depend on), and a request that only reads used to end in one, so no query ever
+    reached psycopg's prepare threshold and PostgreSQL parsed and planned every statement
+    afresh. Anything that may have written (a flush, pending objects, DML or textual SQL,
+    a savepoint, a data-modifying CTE, ``after_commit`` callbacks) leaves the transaction
+    to the usual rollback. One difference remains visible: a ``SELECT`` of a function
+    with effects (``pg_notify``, say) that was never committed now takes effect; commit
+    such work. A read-mode session (see :meth:`Database.read_mode`) that only read has
+    no transaction on the database to end: closing it sends nothing.
     """
     connection = session.info.get(CONNECTION)
     if (connection is None or not session.in_transaction() or session.new or session.dirty
@@ -79,6 +86,9 @@ def end_read_only(session: Session) -> None:
         return
     if connection.dialect.name != "postgresql" or connection.info.get(WROTE) is not False:
         return
+    raw = connection.connection.driver_connection
+    if raw is not None and raw.autocommit and not raw.info.transaction_status:
+        return  # psycopg's TransactionStatus.IDLE is 0: nothing began on the database
     session.commit()
 
 
@@ -100,14 +110,38 @@ class Database:
         if not prepared_statements and sa.make_url(url).get_driver_name() == "psycopg":
             options["connect_args"] = {"prepare_threshold": None}
         engine = create_db_engine(url, **options)
+        services = kernel_services(app)
+        services.engine = engine
+        services.read_engine = None
         if engine.dialect.driver == "psycopg":
-            send_settings_with_first_statement(engine)
-        kernel_services(app).engine = engine
+            keep_settings_in_step(engine)
+            services.read_engine = engine.execution_options(
+                isolation_level="AUTOCOMMIT", **{READS_OUTSIDE_TRANSACTION: True})
         app.teardown_appcontext(self._teardown)
 
     @staticmethod
-    def _make_session() -> PlugboardSession:
-        return PlugboardSession(bind=kernel_services().engine, expire_on_commit=False)
+    def read_mode() -> bool:
+        """Whether the current session reads outside a transaction until it writes.
+
+        So do the sessions of ``GET`` and ``HEAD`` requests on PostgreSQL (psycopg): their
+        plain ``SELECT`` statements run in autocommit, each its own snapshot, as every
+        statement of a ``READ COMMITTED`` transaction is anyway, without the ``BEGIN`` and
+        ``COMMIT`` round trips; anything else they run (a flush, DML, textual SQL, ``FOR
+        UPDATE``, a savepoint) opens a transaction first, which commits or rolls back as
+        usual (:func:`kernel.data.scoping.keep_settings_in_step`). What a read-mode
+        session gives up: a ``SELECT`` of a function with transaction-scoped effects
+        (``pg_advisory_xact_lock`` through ``sa.func``, say) ends with its statement; take
+        such locks with textual SQL or after a write.
+        """
+        return has_request_context() and request.method in ("GET", "HEAD")
+
+    @classmethod
+    def _make_session(cls) -> PlugboardSession:
+        services = kernel_services()
+        bind = services.engine
+        if services.read_engine is not None and cls.read_mode():
+            bind = services.read_engine
+        return PlugboardSession(bind=bind, expire_on_commit=False)
 
     def _teardown(self, exc: BaseException | None) -> None:
         try:

@@ -1,15 +1,21 @@
 """How requests use PostgreSQL connections: round trips, prepared statements, dead connections.
 
 These guard the per-request database path the authenticated-route benchmark measures:
-a read-only request ends its transaction with COMMIT (psycopg forgets its prepared
-statements on every rollback), anything that may have written still rolls back, the
-tenant settings travel with the transaction's BEGIN, and a pooled connection that died
-while idle is replaced without the request noticing.
+a GET request reads outside a transaction (one round trip per query, no BEGIN, no
+COMMIT) until it writes, when it gets a transaction like any other; a transaction that
+only read ends with COMMIT (psycopg forgets its prepared statements on every rollback),
+anything that may have written still rolls back; the tenant settings are sent only when
+the connection holds other ones, riding with a statement, and follow every rollback; a
+pooled connection that died while idle is replaced without the request noticing.
+What reaches the server is read off libpq's own trace of the wire protocol.
 """
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,7 +30,7 @@ from kernel.data.models import Domain
 from kernel.data.session import after_commit, db
 from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope, tenant_scope
-from tests.helpers import Api
+from tests.helpers import Account, Api
 
 pytestmark = pytest.mark.postgres_only
 
@@ -55,9 +61,10 @@ def _domains(app: Flask) -> list[str]:
         return sorted(db.session.scalars(sa.select(Domain.hostname)))
 
 
-def _prepared_after_reads(api: Api, app: Flask, requests: int = 12) -> int:
+def _prepared_after_reads(api: Api, app: Flask, requests: int = 12,
+                          acct: Account | None = None) -> int:
     """Statements prepared on the connections that served ``requests`` reads."""
-    acct = api.register(f"reader-{uuid.uuid4().hex[:6]}")
+    acct = acct or api.register(f"reader-{uuid.uuid4().hex[:6]}")
     used: set[Any] = set()
     with app.app_context():
         sa.event.listen(db.engine, "checkout", lambda dbapi, record, proxy: used.add(dbapi))
@@ -72,12 +79,16 @@ def _prepared_after_reads(api: Api, app: Flask, requests: int = 12) -> int:
     return prepared
 
 
-def test_read_only_request_commits_and_keeps_prepared_statements(api: Api, app: Flask) -> None:
+def test_read_only_request_keeps_prepared_statements_and_ends_no_transaction(
+        api: Api, app: Flask) -> None:
+    acct = api.register("reader")
     ends = _transaction_ends(app)
-    # psycopg prepares a statement on its fifth run on a connection; a rollback would
-    # have dropped them all (and sent DEALLOCATE ALL)
-    assert _prepared_after_reads(api, app) > 0
-    assert ends and set(ends) == {"commit"}
+    # psycopg prepares a statement on its fifth run on a connection; a rollback of a
+    # transaction would have dropped them all (and sent DEALLOCATE ALL)
+    assert _prepared_after_reads(api, app, acct=acct) > 0
+    # the sessions of GET requests read outside a transaction: nothing to commit, and the
+    # rollback of closing them finds the connection idle (no ROLLBACK is sent)
+    assert "commit" not in ends
 
 
 def test_prepared_statements_can_be_turned_off(app: Flask, app_config: dict[str, Any]) -> None:
@@ -134,15 +145,6 @@ def test_tenant_settings_go_with_begin_and_follow_scope_changes(api: Api, app: F
     # the settings never pass through SQLAlchemy's execute (they ride on psycopg's BEGIN
     # or on the driver connection), so only the counts show up here
     assert not [s for s in seen if "set_config" in s]
-
-
-def test_settings_that_are_not_a_uuid_are_never_inlined(app: Flask) -> None:
-    with app.app_context(), db.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        with pytest.raises(ValueError, match="refusing"):
-            kernel_scoping._send_rls_settings(raw, ("x', true); DROP TABLE domains; --", "off"))
-        with pytest.raises(ValueError, match="refusing"):
-            kernel_scoping._send_rls_settings(raw, ("", "yes"))
 
 
 def _restart_server_sessions(app: Flask) -> None:
@@ -205,24 +207,6 @@ def test_a_select_with_a_data_modifying_cte_is_rolled_back(api: Api, app: Flask)
     assert _domains(app) == []
 
 
-def test_tenant_settings_on_an_autocommit_or_failed_connection(app: Flask) -> None:
-    import psycopg
-
-    tid = str(uuid.uuid4())
-    with app.app_context():
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            raw = conn.connection.driver_connection
-            assert kernel_scoping._send_rls_settings(raw, (tid, "off"))
-            assert raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # no BEGIN
-        with db.engine.connect() as conn:
-            raw = conn.connection.driver_connection
-            with pytest.raises(psycopg.errors.DivisionByZero):
-                raw.execute("SELECT 1 / 0")
-            # a failed transaction: no raw psycopg error, the caller goes through SQLAlchemy
-            assert kernel_scoping._send_rls_settings(raw, (tid, "off")) is False
-            conn.rollback()
-
-
 def test_keyed_after_commit_callbacks_run_once_per_transaction(api: Api, app: Flask) -> None:
     acct = api.register("keyed")
     ran: list[str] = []
@@ -245,27 +229,7 @@ def test_keyed_after_commit_callbacks_run_once_per_transaction(api: Api, app: Fl
 _SETTING = sa.text("SELECT current_setting('plugboard.tenant_id', true)")
 
 
-def test_deferred_settings_never_outlive_their_transaction(app: Flask) -> None:
-    tid = str(uuid.uuid4())
-    with app.app_context():
-        with db.engine.connect() as conn:
-            conn.begin()
-            conn.info[kernel_scoping.PENDING] = (tid, "off")
-            conn.commit()  # ended before any statement carried them: dropped
-            assert conn.scalar(_SETTING) in (None, "")
-            conn.commit()
-            conn.begin()
-            conn.info[kernel_scoping.PENDING] = (tid, "off")
-            assert conn.scalar(_SETTING) == tid  # the transaction's first statement carries them
-            conn.rollback()
-            conn.info[kernel_scoping.PENDING] = (tid, "off")
-        # handed back to the pool with settings pending: the next user never gets them
-        with db.engine.connect() as conn:
-            assert kernel_scoping.PENDING not in conn.info
-            assert conn.scalar(_SETTING) in (None, "")
-
-
-def test_first_statement_errors_and_streams_with_deferred_settings(api: Api, app: Flask) -> None:
+def test_first_statement_errors_and_streams_with_settings_to_send(api: Api, app: Flask) -> None:
     acct = api.register("pipelined")
     tid = uuid.UUID(acct.tenant_id)
     with app.app_context(), tenant_scope(tid):
@@ -278,3 +242,188 @@ def test_first_statement_errors_and_streams_with_deferred_settings(api: Api, app
         rows = db.session.execute(sa.select(sa.text("current_setting('plugboard.tenant_id')")),
                                   execution_options={"stream_results": True}).all()
         assert rows == [(acct.tenant_id,)]
+
+
+class Wire:
+    """What the client sent to the server, from libpq's trace of the wire protocol."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = [line.split("\t") for line in text.splitlines() if line.startswith("F\t")]
+
+    @property
+    def sql(self) -> list[str]:
+        """Every statement executed: simple queries, and extended ones by what they bound."""
+        prepared: dict[str, str] = {}
+        executed: list[str] = []
+        bound = ""
+        for line in self.lines:
+            kind, fields = line[2], line[3].strip() if len(line) > 3 else ""
+            if kind == "Query":
+                executed.append(fields.strip('"'))
+            elif kind == "Parse":  # "name" "sql" ...
+                name, rest = fields.split(" ", 1)
+                prepared[name.strip('"')] = rest.rsplit('"', 1)[0].lstrip('"')
+            elif kind == "Bind":  # "portal" "statement" ...
+                bound = prepared.get(fields.split(" ")[1].strip('"'), "?")
+            elif kind == "Execute":
+                executed.append(bound)
+        return executed
+
+    def commands(self) -> list[str]:
+        """The transaction commands among the statements."""
+        words = [q.split()[0].upper() for q in self.sql if q.strip()]
+        return [w for w in words if w in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")]
+
+
+@contextlib.contextmanager
+def _wire(app: Flask, fresh: bool = True) -> Iterator[list[Wire]]:
+    """libpq's trace of every connection the app's engine uses inside the block.
+
+    ``fresh``: the pool is emptied first, so every statement psycopg prepares is seen
+    being parsed; otherwise pooled connections are traced from their checkout on, and a
+    statement prepared before shows as ``"?"``.
+    """
+    import psycopg
+
+    files: dict[Any, Any] = {}
+    wires: list[Wire] = []  # one per connection
+
+    def trace(dbapi: Any, *args: Any) -> None:
+        if dbapi in files:
+            return
+        files[dbapi] = tempfile.TemporaryFile()
+        dbapi.pgconn.trace(files[dbapi].fileno())
+        dbapi.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS
+                                     | psycopg.pq.Trace.REGRESS_MODE)
+
+    with app.app_context():
+        engine = db.engine
+    if fresh:
+        engine.dispose()
+    event = "connect" if fresh else "checkout"
+    sa.event.listen(engine, event, trace)
+    try:
+        yield wires
+    finally:
+        sa.event.remove(engine, event, trace)
+        for dbapi, file in files.items():
+            dbapi.pgconn.untrace()
+            file.seek(0)
+            wires.append(Wire(file.read().decode()))
+            file.close()
+
+
+def test_a_get_request_reads_in_one_round_trip_per_query(api: Api, app: Flask) -> None:
+    acct = api.register("one-trip")
+    seen, _ = _statements(app)
+    with _wire(app) as wires:  # new connections: the settings are sent with a query
+        assert api.get(MEMBERS, acct).status_code == 200
+    assert seen, "the request ran no query"
+    assert [w.commands() for w in wires] == [[] for _ in wires]  # no BEGIN, COMMIT, ROLLBACK
+    sent = [q for w in wires for q in w.sql]
+    assert 0 < len([q for q in sent if "set_config" in q]) <= len(seen)
+    assert len([q for q in sent if "set_config" not in q]) == len(seen)
+    seen.clear()
+    with _wire(app, fresh=False) as wires:  # connections holding the settings: only queries
+        assert api.get(MEMBERS, acct).status_code == 200
+    assert [w.commands() for w in wires] == [[] for _ in wires]
+    assert len([q for w in wires for q in w.sql]) == len(seen)
+
+
+def test_a_get_request_that_writes_gets_a_transaction(api: Api, app: Flask) -> None:
+    import psycopg
+
+    acct = api.register("get-writes")
+    tid = uuid.UUID(acct.tenant_id)
+    with _wire(app) as wires, app.test_request_context("/", method="GET"), tenant_scope(tid):
+        assert db.session.scalars(sa.select(Domain)).all() == []
+        raw = db.session.connection().connection.driver_connection
+        assert raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # no BEGIN
+        db.session.add(Domain(hostname="first.example"))
+        db.session.add(Domain(hostname="second.example"))
+        db.session.flush()  # BEGIN first: both rows or neither
+        assert raw.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        db.session.rollback()
+    assert _domains(app) == []
+    assert [c for w in wires for c in w.commands()] == ["BEGIN", "ROLLBACK"]
+    with app.test_request_context("/", method="GET"), tenant_scope(tid):
+        db.session.add(Domain(hostname="kept.example"))
+        db.session.commit()
+        db.session.add(Domain(hostname="dropped.example"))
+        db.session.flush()
+        # the request ends without a commit: its transaction is rolled back
+    assert _domains(app) == ["kept.example"]
+
+
+def test_locking_reads_and_streams_in_a_get_request_run_in_a_transaction(
+        api: Api, app: Flask) -> None:
+    acct = api.register("get-locks")
+    tid = uuid.UUID(acct.tenant_id)
+    with _wire(app) as wires, app.test_request_context("/", method="GET"), tenant_scope(tid):
+        db.session.scalars(sa.select(Domain).with_for_update()).all()
+        db.session.commit()
+        rows = db.session.execute(sa.select(Domain.hostname),
+                                  execution_options={"stream_results": True}).all()
+        assert rows == []
+        db.session.commit()
+    assert [c for w in wires for c in w.commands()] == ["BEGIN", "COMMIT", "BEGIN", "COMMIT"]
+
+
+def test_settings_are_sent_only_when_the_connection_holds_other_ones(api: Api, app: Flask) -> None:
+    a, b = api.register("hold-a"), api.register("hold-b")
+    with _wire(app) as wires, app.app_context():
+        with db.engine.connect() as conn:
+            with tenant_scope(uuid.UUID(a.tenant_id)):
+                assert conn.scalar(_SETTING) == a.tenant_id  # a new connection: sent
+                assert conn.info[kernel_scoping.SETTINGS] == (a.tenant_id, "off")
+            conn.commit()
+        with db.engine.connect() as conn:  # the same connection, back from the pool
+            with tenant_scope(uuid.UUID(a.tenant_id)):
+                assert conn.scalar(_SETTING) == a.tenant_id  # held since the last user
+            with tenant_scope(uuid.UUID(b.tenant_id)):
+                assert conn.scalar(_SETTING) == b.tenant_id  # sent, with the statement
+            assert conn.scalar(_SETTING) == ""  # outside a scope: none
+            conn.rollback()
+    assert len(wires) == 1
+    assert [q.split("(")[0] for q in wires[0].sql] == [
+        "BEGIN", "SELECT set_config", "SELECT current_setting", "COMMIT",
+        "BEGIN", "SELECT current_setting",
+        "SELECT set_config", "SELECT current_setting",
+        "SELECT set_config", "SELECT current_setting", "ROLLBACK"]
+
+
+def test_settings_never_reach_the_next_user_of_a_connection(api: Api, app: Flask) -> None:
+    a = api.register("next-user")
+    assert api.post("/api/v1/tenant/domains", a, json={"hostname": "next.example"}).status_code == 201
+    for scope in (tenant_scope(uuid.UUID(a.tenant_id)), platform_scope()):
+        with app.app_context(), scope:
+            assert db.session.scalar(sa.text("SELECT count(*) FROM domains")) == 1
+            db.session.commit()  # the settings stay on the pooled connection...
+        with app.app_context(), db.engine.connect() as conn:
+            # ...but a statement outside a scope finds them cleared
+            assert conn.scalar(sa.text("SELECT count(*) FROM domains")) == 0
+            assert conn.scalar(_SETTING) == ""
+
+
+@pytest.mark.parametrize("undo", ["rollback", "savepoint"])
+def test_settings_made_in_a_rolled_back_transaction_are_sent_again(
+        api: Api, app: Flask, undo: str) -> None:
+    a, b = api.register(f"undo-a-{undo}"), api.register(f"undo-b-{undo}")
+    with app.app_context(), db.engine.connect() as conn:
+        with tenant_scope(uuid.UUID(a.tenant_id)):
+            assert conn.scalar(_SETTING) == a.tenant_id
+        conn.commit()  # A's settings held for the session
+        if undo == "rollback":
+            with tenant_scope(uuid.UUID(b.tenant_id)):
+                assert conn.scalar(_SETTING) == b.tenant_id
+            conn.rollback()  # the database is back to A's settings
+        else:
+            conn.begin()
+            savepoint = conn.begin_nested()
+            with tenant_scope(uuid.UUID(b.tenant_id)):
+                assert conn.scalar(_SETTING) == b.tenant_id
+            savepoint.rollback()  # back to A's inside the transaction
+        assert kernel_scoping.SETTINGS not in conn.info  # forgotten: unknown
+        with tenant_scope(uuid.UUID(b.tenant_id)):
+            assert conn.scalar(_SETTING) == b.tenant_id
+        conn.rollback()
