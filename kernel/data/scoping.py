@@ -182,10 +182,8 @@ def _needs_transaction(cursor: Any, context: Any, many: bool) -> bool:
 
     if many or isinstance(cursor, psycopg.ServerCursor):
         return True
-    compiled = getattr(context, "compiled", None)
-    if not plain_select(compiled):
-        return True
-    return compiled.statement._for_update_arg is not None  # type: ignore[no-any-return]
+    compiled: Any = getattr(context, "compiled", None)
+    return not plain_select(compiled) or compiled.statement._for_update_arg is not None
 
 
 @event.listens_for(PlugboardSession, "after_begin")

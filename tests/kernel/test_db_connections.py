@@ -291,7 +291,7 @@ def _wire(app: Flask, fresh: bool = True) -> Iterator[list[Wire]]:
     def trace(dbapi: Any, *args: Any) -> None:
         if dbapi in files:
             return
-        files[dbapi] = tempfile.TemporaryFile()
+        files[dbapi] = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the block ends
         dbapi.pgconn.trace(files[dbapi].fileno())
         dbapi.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS
                                      | psycopg.pq.Trace.REGRESS_MODE)
