@@ -118,6 +118,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _init_services(services)
     db.init_app(app, settings.sqlalchemy_url,
                 prepared_statements=settings.database_prepared_statements,
+                transaction_pooling=settings.database_transaction_pooling,
                 pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow)
     if settings.sqlalchemy_url.startswith("sqlite"):
         settings.data_path.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,9 @@ class Settings:
     # psycopg prepares a statement on its fifth run on a connection; turn off behind a
     # PgBouncer (before 1.21) in transaction pooling mode
     database_prepared_statements: bool = True
+    # a transaction-pooling proxy (PgBouncer pool_mode=transaction) between the app and
+    # PostgreSQL: tenant settings per transaction, every read in a transaction
+    database_transaction_pooling: bool = False
     # connections each process keeps, and may open on top under load (PostgreSQL); budget
     # (pool size + overflow) x processes within max_connections: docs/operations.md#capacity
     database_pool_size: int = 10

@@ -69,15 +69,15 @@ def _scope_settings() -> tuple[str, str]:
 # the settings the row-level security policies read, set for the database session (not
 # the transaction): they stay on the pooled connection, which remembers them (SETTINGS) so
 # that a statement only sends them when its scope wants other ones
-_RLS_SETTINGS = ("SELECT set_config('plugboard.tenant_id', %s, false), "
-                 "set_config('plugboard.all_tenants', %s, false)")
+_RLS_SETTINGS = ("SELECT set_config('plugboard.tenant_id', %s, {local}), "
+                 "set_config('plugboard.all_tenants', %s, {local})")
 
 SETTINGS = "plugboard_rls_settings"  # Connection.info: what this database session holds
 # execution option of a request's read-mode engine: plain reads run outside a transaction
 READS_OUTSIDE_TRANSACTION = "plugboard_reads_outside_transaction"
 
 
-def keep_settings_in_step(engine: sa.Engine) -> None:
+def keep_settings_in_step(engine: sa.Engine, transaction_local: bool = False) -> None:
     """Run every statement of ``engine`` with the tenant settings of the scope it runs in.
 
     PostgreSQL's row-level security policies read ``plugboard.tenant_id`` and
@@ -102,11 +102,20 @@ def keep_settings_in_step(engine: sa.Engine) -> None:
     savepoint, ``FOR UPDATE``, a data-modifying CTE, ``executemany``, a server-side
     cursor) first opens a transaction, which then lasts until the session commits or
     rolls back, exactly as on a transactional connection.
+
+    ``transaction_local``, for a transaction-pooling proxy (PgBouncer's
+    ``pool_mode=transaction``), where consecutive transactions of one pooled connection
+    may run on different server sessions: the settings are made transaction-local and
+    forgotten at every end of a transaction, so each transaction sends them with its
+    first statement; no read-mode engine is made in that mode (a statement in autocommit
+    would run with whatever settings its server session holds; with transaction-local
+    ones, it sees no tenant's rows).
     """
     import psycopg
 
     idle = psycopg.pq.TransactionStatus.IDLE
     pipelines = engine.dialect.driver == "psycopg"
+    settings_sql = _RLS_SETTINGS.format(local="true" if transaction_local else "false")
 
     def in_step(cursor: Any, statement: str, parameters: Any, context: Any,
                 many: bool = False) -> bool | None:
@@ -129,16 +138,18 @@ def keep_settings_in_step(engine: sa.Engine) -> None:
         if many or not pipelines or isinstance(cursor, psycopg.ServerCursor):
             # pipeline mode takes neither executemany nor server-side cursors: the
             # settings go first, on their own
-            raw.execute(_RLS_SETTINGS, wanted)
-            info[SETTINGS] = wanted
+            raw.execute(settings_sql, wanted)
+            if not (transaction_local and raw.autocommit):
+                info[SETTINGS] = wanted
             return None
         with raw.pipeline():  # BEGIN (on a transactional connection), settings, statement
-            raw.execute(_RLS_SETTINGS, wanted)
+            raw.execute(settings_sql, wanted)
             if parameters is None:
                 cursor.execute(statement)
             else:
                 cursor.execute(statement, parameters)
-        info[SETTINGS] = wanted
+        if not (transaction_local and raw.autocommit):  # (those ended with the statement)
+            info[SETTINGS] = wanted
         return True
 
     @event.listens_for(engine, "do_execute")
@@ -159,8 +170,14 @@ def keep_settings_in_step(engine: sa.Engine) -> None:
         if conn.invalidated:
             return  # its info goes with its DBAPI connection
         raw = conn.connection.driver_connection
-        if raw is None or raw.info.transaction_status != idle:
+        if raw is None or raw.info.transaction_status != idle or transaction_local:
             conn.info.pop(SETTINGS, None)
+
+    if transaction_local:
+        @event.listens_for(engine, "commit")
+        def _committing(conn: sa.Connection) -> None:
+            if not conn.invalidated:
+                conn.info.pop(SETTINGS, None)
 
     @event.listens_for(engine, "rollback_savepoint")
     def _rolling_back_savepoint(conn: sa.Connection, name: str, context: Any) -> None:
@@ -169,7 +186,8 @@ def keep_settings_in_step(engine: sa.Engine) -> None:
     @event.listens_for(engine, "reset")
     def _reset(dbapi_connection: Any, record: Any, state: Any) -> None:
         # the pool rolls back a connection handed back inside a transaction
-        if dbapi_connection is None or dbapi_connection.info.transaction_status != idle:
+        if (dbapi_connection is None or transaction_local
+                or dbapi_connection.info.transaction_status != idle):
             record.info.pop(SETTINGS, None)
 
 

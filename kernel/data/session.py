@@ -103,7 +103,8 @@ class Database:
         )
 
     def init_app(self, app: Flask, url: str, prepared_statements: bool = True,
-                 pool_size: int = 10, max_overflow: int = 20) -> None:
+                 pool_size: int = 10, max_overflow: int = 20,
+                 transaction_pooling: bool = False) -> None:
         options: dict[str, Any] = {}
         if not url.startswith("sqlite"):
             options.update(pool_size=pool_size, max_overflow=max_overflow)
@@ -114,7 +115,8 @@ class Database:
         services.engine = engine
         services.read_engine = None
         if engine.dialect.driver == "psycopg":
-            keep_settings_in_step(engine)
+            keep_settings_in_step(engine, transaction_local=transaction_pooling)
+        if engine.dialect.driver == "psycopg" and not transaction_pooling:
             services.read_engine = engine.execution_options(
                 isolation_level="AUTOCOMMIT", **{READS_OUTSIDE_TRANSACTION: True})
         app.teardown_appcontext(self._teardown)

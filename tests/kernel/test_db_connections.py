@@ -101,6 +101,41 @@ def test_prepared_statements_can_be_turned_off(app: Flask, app_config: dict[str,
         kernel_services(plain).engine.dispose()
 
 
+def test_behind_a_transaction_pooler_every_transaction_sends_its_own_settings(
+        app: Flask, app_config: dict[str, Any]) -> None:
+    # PgBouncer in transaction mode may run each transaction on another server session
+    pooled = create_app({**app_config, "database_transaction_pooling": True})
+    try:
+        api = Api(pooled.test_client(), pooled)
+        acct = api.register("pooler")
+        seen, _ = _statements(pooled)
+        with _wire(pooled) as wires:
+            for _ in range(3):
+                assert api.get(MEMBERS, acct).status_code == 200
+        sent = [q for w in wires for q in w.sql]
+        transactions = sent.count("BEGIN")  # reads in a transaction, one per request here
+        assert transactions == sent.count("COMMIT") == 3
+        assert len([q for q in sent if "set_config" not in q]) == len(seen) + 2 * transactions
+        # every transaction's first statement comes with the settings, transaction-local
+        firsts = [sent[i + 1] for i, q in enumerate(sent) if q == "BEGIN"]
+        assert all("set_config" in q and q.endswith("true)") for q in firsts), firsts
+        with pooled.app_context(), tenant_scope(uuid.UUID(acct.tenant_id)), \
+                db.engine.connect() as conn:
+            assert conn.scalar(_SETTING) == acct.tenant_id
+            conn.commit()
+            # the next transaction sends them again (its server session may be another)
+            assert conn.scalar(_SETTING) == acct.tenant_id
+            conn.commit()
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cur:  # behind SQLAlchemy's back: nothing outlived the commit
+                cur.execute("SELECT current_setting('plugboard.tenant_id', true)")
+                assert cur.fetchone()[0] in (None, "")
+            raw.rollback()
+    finally:
+        kernel_services(pooled).broadcast.close()
+        kernel_services(pooled).engine.dispose()
+
+
 def test_unflushed_and_flushed_writes_are_rolled_back_at_the_end(api: Api, app: Flask) -> None:
     acct = api.register("writer")
     tid = uuid.UUID(acct.tenant_id)
