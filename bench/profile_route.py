@@ -51,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--pyinstrument", action="store_true")
+    parser.add_argument("--log-level", default="WARNING",
+                        help="INFO writes the access log line of every request, as in production")
     parser.add_argument("--wsgi", action="store_true",
                         help="call the WSGI app directly with a prepared environ, as a "
                              "server would (no test client in the profile)")
@@ -61,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seeded = seed(env)
         config = {k.removeprefix("PLUGBOARD_").lower(): v for k, v in env.items()
                   if k.startswith("PLUGBOARD_")}
-        client = app(**{**config, "log_level": "WARNING"}).test_client()
+        client = app(**{**config, "log_level": args.log_level}).test_client()
         headers = seeded.auth_headers
 
         def run_client(n: int) -> None:
