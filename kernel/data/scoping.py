@@ -15,7 +15,6 @@ The scope itself (which tenant the current code runs as) is :mod:`kernel.tenancy
 
 from __future__ import annotations
 
-import functools
 import re
 import uuid
 from typing import Any, cast
@@ -272,16 +271,24 @@ def _tenant_models_in(statement: Any) -> tuple[str, ...]:
     return names
 
 
-@functools.lru_cache(maxsize=4096)
-def _tenant_criteria(tid: uuid.UUID) -> Any:
-    """The loader criterion that keeps every tenant-owned entity to ``tid``'s rows.
+# The loader criterion that keeps every tenant-owned entity to the scope's tenant: one
+# option for every tenant, built once; the tenant is a bound parameter given with each
+# execution (so the compiled form is shared and hit in SQLAlchemy's cache, and building
+# the statement's cache key never walks a per-tenant closure). A statement given no value
+# for it fails: it can never run unfiltered.
+TENANT_PARAMETER = "plugboard_scope_tenant_id"
+_TENANT_CRITERION = with_loader_criteria(  # (a literal name: SQLAlchemy tracks a variable's)
+    TenantOwned, lambda cls: cls.tenant_id == sa.bindparam("plugboard_scope_tenant_id"),
+    include_aliases=True)
 
-    One option object per tenant, reused: building it analyses the lambda each time. The
-    tenant is the lambda's closure variable, which SQLAlchemy extracts as a bound value
-    on every execution, so the compiled form is shared by every tenant and the value
-    comes from this tenant's option.
-    """
-    return with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tid, include_aliases=True)
+
+def _with_tenant(parameters: Any, tid: uuid.UUID) -> Any:
+    """The execution's parameters with the scope's tenant added (to each row of a list)."""
+    if parameters is None:
+        return {TENANT_PARAMETER: tid}
+    if isinstance(parameters, list):  # executemany-style: ORM bulk UPDATE by primary key
+        return [{**row, TENANT_PARAMETER: tid} for row in parameters]
+    return {**parameters, TENANT_PARAMETER: tid}
 
 
 @event.listens_for(PlugboardSession, "do_orm_execute")
@@ -292,7 +299,23 @@ def _scope_statement(state: ORMExecuteState) -> None:
     if scope is not None and (state.is_select or state.is_update or state.is_delete):
         # In a tenant scope the criterion goes on every SELECT, UPDATE and DELETE, tenant
         # tables or not (it only touches tenant-owned entities), so no walk is needed.
-        state.statement = state.statement.options(_tenant_criteria(scope.tenant_id))
+        state.statement = state.statement.options(_TENANT_CRITERION)
+        if state.is_update and isinstance(state.parameters, list):
+            # ORM bulk UPDATE by primary key does not apply loader criteria: its own WHERE
+            # does (a row of another tenant then matches nothing: StaleDataError)
+            mapper = state.bind_mapper
+            if mapper is not None and is_tenant_owned(mapper.class_):
+                if state.execution_options.get("synchronize_session", "auto") is not None:
+                    # (which SQLAlchemy requires for a bulk UPDATE with a WHERE of its own)
+                    raise TenantScopeError(
+                        f"ORM bulk UPDATE by primary key of tenant-owned "
+                        f"{mapper.class_.__name__} in a tenant scope needs "
+                        "execution_options={'synchronize_session': None}, so that the "
+                        "tenant criterion can be added to its WHERE clause."
+                    )
+                state.statement = cast(sa.Update, state.statement).where(
+                    mapper.class_.tenant_id == sa.bindparam(TENANT_PARAMETER))
+        state.parameters = _with_tenant(state.parameters, scope.tenant_id)
         return
     names = _tenant_models_in(state.statement)
     if not names:

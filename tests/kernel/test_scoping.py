@@ -114,6 +114,42 @@ def test_bulk_update_and_delete_stay_in_scope(api: Api, app: Flask) -> None:
             assert hostnames == ["shop.scope-b.example"]
 
 
+def test_bulk_update_by_primary_key_and_explicit_parameters_stay_in_scope(
+        api: Api, app: Flask) -> None:
+    a, b = _two(api)
+    with app.app_context():
+        with platform_scope():
+            ids = dict(db.session.execute(sa.select(Domain.tenant_id, Domain.id)).all())
+        a_id, b_id = ids[uuid.UUID(a.tenant_id)], ids[uuid.UUID(b.tenant_id)]
+        with tenant_scope(a.tenant_id):
+            # B's primary key, given as the statement's own parameters: not A's to change
+            rows = [{"id": b_id, "hostname": "taken.example"}]
+            with pytest.raises(TenantScopeError, match="synchronize_session"):
+                db.session.execute(sa.update(Domain), rows)
+            unsynchronized = {"synchronize_session": None}
+            # the tenant's WHERE matches nothing (checked below, after the commit)
+            db.session.execute(sa.update(Domain), rows, execution_options=unsynchronized)
+            db.session.execute(sa.update(Domain), [{"id": a_id, "hostname": "mine.example"}],
+                               execution_options=unsynchronized)
+            by_param = sa.select(Domain).where(Domain.id == sa.bindparam("wanted"))
+            assert db.session.scalars(by_param, {"wanted": b_id}).all() == []
+            assert [d.id for d in db.session.scalars(by_param, {"wanted": a_id})] == [a_id]
+            db.session.commit()
+        with platform_scope():
+            assert db.session.get(Domain, b_id).hostname == "shop.scope-b.example"
+            assert db.session.get(Domain, a_id).hostname == "mine.example"
+
+
+def test_a_statement_given_another_tenant_for_the_scope_parameter_still_stays_in_scope(
+        api: Api, app: Flask) -> None:
+    a, b = _two(api)
+    with app.app_context(), tenant_scope(a.tenant_id):
+        # a caller cannot pick the tenant by passing the criterion's parameter itself
+        rows = db.session.scalars(sa.select(Domain),
+                                  {scoping.TENANT_PARAMETER: uuid.UUID(b.tenant_id)}).all()
+        assert [str(d.tenant_id) for d in rows] == [a.tenant_id]
+
+
 def test_flush_of_other_tenants_row_raises(api: Api, app: Flask) -> None:
     a, b = _two(api)
     with app.app_context(), tenant_scope(a.tenant_id):
