@@ -315,7 +315,7 @@ def _scope_statement(state: ORMExecuteState) -> None:
                     )
                 state.statement = cast(sa.Update, state.statement).where(
                     mapper.class_.tenant_id == sa.bindparam(TENANT_PARAMETER))
-        state.parameters = _with_tenant(state.parameters, scope.tenant_id)
+        state.parameters = _with_tenant(state.parameters, cast(uuid.UUID, scope.tenant_id))
         return
     names = _tenant_models_in(state.statement)
     if not names:
