@@ -57,8 +57,8 @@ class KernelServices:
     """
 
     engine: Engine
-    # the engine of read-mode sessions (autocommit until they write), None where unused
-    read_engine: Engine | None
+    # whether sessions of GET requests read outside a transaction (see kernel.data.session)
+    reads_outside_transaction: bool
     passwords: Passwords
     tokens: Tokens
     customer_tokens: CustomerTokens

@@ -72,8 +72,8 @@ _RLS_SETTINGS = ("SELECT set_config('plugboard.tenant_id', %s, {local}), "
                  "set_config('plugboard.all_tenants', %s, {local})")
 
 SETTINGS = "plugboard_rls_settings"  # Connection.info: what this database session holds
-# execution option of a request's read-mode engine: plain reads run outside a transaction
-READS_OUTSIDE_TRANSACTION = "plugboard_reads_outside_transaction"
+# Session.info and Connection.info: plain reads run outside a transaction (autocommit)
+READ_MODE = "plugboard_read_mode"
 
 
 def keep_settings_in_step(engine: sa.Engine, transaction_local: bool = False) -> None:
@@ -95,12 +95,13 @@ def keep_settings_in_step(engine: sa.Engine, transaction_local: bool = False) ->
     more send. The settings run on the driver connection, so SQLAlchemy's statement
     events do not see them.
 
-    On a connection of the read-mode engine (:data:`READS_OUTSIDE_TRANSACTION`,
-    autocommit), plain ``SELECT`` statements run outside a transaction: no ``BEGIN``, no
-    ``COMMIT``, one round trip per query. Anything else (DML, DDL, textual SQL, a
-    savepoint, ``FOR UPDATE``, a data-modifying CTE, ``executemany``, a server-side
-    cursor) first opens a transaction, which then lasts until the session commits or
-    rolls back, exactly as on a transactional connection.
+    On the connection of a read-mode session (:data:`READ_MODE`: put in autocommit when
+    the session begins, back out of it when returned to the pool), plain ``SELECT``
+    statements run outside a transaction: no ``BEGIN``, no ``COMMIT``, one round trip per
+    query. Anything else (DML, DDL, textual SQL, a savepoint, ``FOR UPDATE``, a
+    data-modifying CTE, ``executemany``, a server-side cursor) first opens a
+    transaction, which then lasts until the session commits or rolls back, exactly as on
+    a transactional connection.
 
     ``transaction_local``, for a transaction-pooling proxy (PgBouncer's
     ``pool_mode=transaction``), where consecutive transactions of one pooled connection
@@ -125,8 +126,7 @@ def keep_settings_in_step(engine: sa.Engine, transaction_local: bool = False) ->
         except NotImplementedError:  # the dialect's first-connect checks: no pool entry
             return None
         raw = cursor.connection
-        if (raw.autocommit and raw.info.transaction_status == idle
-                and context.execution_options.get(READS_OUTSIDE_TRANSACTION)
+        if (raw.autocommit and raw.info.transaction_status == idle and info.get(READ_MODE)
                 and _needs_transaction(cursor, context, many)):
             raw.execute("BEGIN")
         wanted = _scope_settings()
@@ -182,6 +182,13 @@ def keep_settings_in_step(engine: sa.Engine, transaction_local: bool = False) ->
     def _rolling_back_savepoint(conn: sa.Connection, name: str, context: Any) -> None:
         conn.info.pop(SETTINGS, None)
 
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop(READ_MODE, False) and dbapi_connection is not None:
+            if dbapi_connection.info.transaction_status != idle:  # (the reset rolled back)
+                dbapi_connection.rollback()
+            dbapi_connection.autocommit = False
+
     @event.listens_for(engine, "reset")
     def _reset(dbapi_connection: Any, record: Any, state: Any) -> None:
         # the pool rolls back a connection handed back inside a transaction
@@ -206,6 +213,24 @@ def _needs_transaction(cursor: Any, context: Any, many: bool) -> bool:
 @event.listens_for(PlugboardSession, "after_begin")
 def _after_begin(session: Session, transaction: Any, connection: Any) -> None:
     session.info[CONNECTION] = connection
+    if session.info.get(READ_MODE) and not connection.info.get(READ_MODE):
+        _read_outside_transaction(connection)
+
+
+def _read_outside_transaction(connection: sa.Connection) -> None:
+    """Put a read-mode session's connection in autocommit, unless told otherwise.
+
+    A connection given an isolation level of its own (``execution_options``) keeps it.
+    The pool's check-in (:func:`keep_settings_in_step`) takes autocommit off again.
+    """
+    import psycopg
+
+    raw = connection.connection.driver_connection
+    if (raw is None or raw.autocommit or connection.get_execution_options().get("isolation_level")
+            or raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE):
+        return
+    raw.autocommit = True
+    connection.info[READ_MODE] = True
 
 
 @event.listens_for(PlugboardSession, "after_transaction_end")

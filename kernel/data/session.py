@@ -25,7 +25,7 @@ from sqlalchemy.orm import (
 from kernel.data.engine import WROTE, create_db_engine
 from kernel.data.scoping import (
     CONNECTION,
-    READS_OUTSIDE_TRANSACTION,
+    READ_MODE,
     PlugboardSession,
     keep_settings_in_step,
 )
@@ -113,12 +113,10 @@ class Database:
         engine = create_db_engine(url, **options)
         services = kernel_services(app)
         services.engine = engine
-        services.read_engine = None
+        services.reads_outside_transaction = (engine.dialect.driver == "psycopg"
+                                              and not transaction_pooling)
         if engine.dialect.driver == "psycopg":
             keep_settings_in_step(engine, transaction_local=transaction_pooling)
-        if engine.dialect.driver == "psycopg" and not transaction_pooling:
-            services.read_engine = engine.execution_options(
-                isolation_level="AUTOCOMMIT", **{READS_OUTSIDE_TRANSACTION: True})
         app.teardown_appcontext(self._teardown)
 
     @staticmethod
@@ -140,10 +138,10 @@ class Database:
     @classmethod
     def _make_session(cls) -> PlugboardSession:
         services = kernel_services()
-        bind = services.engine
-        if services.read_engine is not None and cls.read_mode():
-            bind = services.read_engine
-        return PlugboardSession(bind=bind, expire_on_commit=False)
+        session = PlugboardSession(bind=services.engine, expire_on_commit=False)
+        if services.reads_outside_transaction and cls.read_mode():
+            session.info[READ_MODE] = True
+        return session
 
     def _teardown(self, exc: BaseException | None) -> None:
         try:

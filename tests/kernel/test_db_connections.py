@@ -363,6 +363,9 @@ def test_a_get_request_reads_in_one_round_trip_per_query(api: Api, app: Flask) -
         assert api.get(MEMBERS, acct).status_code == 200
     assert [w.commands() for w in wires] == [[] for _ in wires]
     assert len([q for w in wires for q in w.sql]) == len(seen)
+    with app.app_context(), db.engine.connect() as conn:  # back in the pool: transactional
+        assert conn.connection.driver_connection.autocommit is False
+        assert kernel_scoping.READ_MODE not in conn.info
 
 
 def test_a_get_request_that_writes_gets_a_transaction(api: Api, app: Flask) -> None:
