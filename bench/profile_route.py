@@ -1,12 +1,13 @@
 """Profile one authenticated route in process: where a request's CPU time goes.
 
     python -m bench.profile_route [--path /api/v1/pages] [--requests 2000] [--top 40]
-                                  [--pyinstrument]
+                                  [--pyinstrument] [--wsgi]
 
 Seeds a fresh PostgreSQL database as ``python -m bench`` does (``bench.authed.seed``),
 builds ``bench.authed:app()`` in this process with the same environment (production
 profile, Redis) but logging at WARNING, warms the route up, then sends ``--requests``
-GETs through Flask's test client under cProfile (or pyinstrument) and prints the mean
+GETs through Flask's test client (or, with ``--wsgi``, straight to the WSGI app as a
+server would) under cProfile (or pyinstrument) and prints the mean
 wall and CPU time per request and the top functions by cumulative CPU time. The database is
 dropped at the end.
 """
@@ -19,6 +20,8 @@ import pstats
 import sys
 import time
 from collections.abc import Sequence
+
+from werkzeug.test import EnvironBuilder
 
 from bench.authed import PAGES_PATH, app, seed
 from bench.harness import BenchDatabase
@@ -51,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--pyinstrument", action="store_true")
+    parser.add_argument("--wsgi", action="store_true",
+                        help="call the WSGI app directly, as a server does, not the test client")
     args = parser.parse_args(argv)
     db = BenchDatabase()
     try:
@@ -61,7 +66,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         client = app(**{**config, "log_level": "WARNING"}).test_client()
         headers = seeded.auth_headers
 
+        environ = EnvironBuilder(args.path, headers=headers,
+                                 base_url="http://localhost").get_environ()
+        statuses: list[str] = []
+
+        def start_response(status: str, _headers: object, _exc_info: object = None) -> None:
+            statuses.append(status)
+
         def run(n: int) -> None:
+            if args.wsgi:
+                for _ in range(n):
+                    body = b"".join(client.application(dict(environ), start_response))
+                    assert statuses.pop().startswith("200"), body
+                return
             for _ in range(n):
                 resp = client.get(args.path, headers=headers)
                 assert resp.status_code == 200, resp.get_data()
