@@ -6,7 +6,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Request, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, NotFound, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
@@ -21,6 +21,7 @@ from kernel.registry.activation import Activations
 from kernel.registry.install import app_ready, install
 from kernel.registry.manager import Candidate, PluginRegistry, builtin_candidates, entry_point_candidates
 from kernel.registry.registrations import Registration
+from kernel.request_hooks import Globals, request_hooks
 from kernel.runtime import (
     account_mail,
     audit,
@@ -228,15 +229,17 @@ def _expected_body_types(app: Flask, endpoint: str | None) -> tuple[str, ...] | 
 
 
 def _init_request_rules(app: Flask) -> None:
-    @app.before_request
-    def _check_content_type() -> None:
-        if request.method not in BODY_METHODS:
+    hooks = request_hooks(app)
+
+    @hooks.before
+    def _check_content_type(req: Request, _g: Globals) -> None:
+        if req.method not in BODY_METHODS:
             return
-        expected = _expected_body_types(app, request.endpoint)
-        has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding")
+        expected = _expected_body_types(app, req.endpoint)
+        has_body = bool(req.content_length) or req.headers.get("Transfer-Encoding")
         if expected is None or not has_body:
             return
-        mimetype = request.mimetype
+        mimetype = req.mimetype
         if mimetype in expected or (mimetype.endswith("+json") and "application/json" in expected):
             return
         raise UnsupportedMediaType(
@@ -244,11 +247,11 @@ def _init_request_rules(app: Flask) -> None:
             f"(got {mimetype or 'no Content-Type'})."
         )
 
-    @app.before_request
-    def _json_redirects() -> Response | None:
+    @hooks.before
+    def _json_redirects(req: Request, _g: Globals) -> Response | None:
         # A rule ending in a slash (``/api/v1/public/pages/``) redirects the path without
         # it, and Flask sends Werkzeug's HTML page without calling any error handler.
-        redirect = request.routing_exception
+        redirect = req.routing_exception
         if not isinstance(redirect, RequestRedirect):
             return None
         answer = jsonify(location=redirect.new_url)
@@ -256,18 +259,16 @@ def _init_request_rules(app: Flask) -> None:
         answer.headers["Location"] = redirect.new_url
         return answer
 
-    @app.before_request
-    def _refuse_nul_in_path() -> None:
+    @hooks.before
+    def _refuse_nul_in_path(req: Request, _g: Globals) -> None:
         # PostgreSQL text cannot hold U+0000. Bodies and query strings are checked where
         # they are parsed, after authentication and the route's size limit
         # (kernel.web.json_limits).
-        if any(NUL in str(value) for value in (request.view_args or {}).values()):
+        if any(NUL in str(value) for value in (req.view_args or {}).values()):
             raise NotFound()
 
-    @app.teardown_request
-    def _close_scope(exc: BaseException | None) -> None:
-        from flask import g
-
+    @hooks.teardown
+    def _close_scope(g: Globals, exc: BaseException | None) -> None:
         token = g.pop("scope_token", None)
         if token is not None:
             leave_scope(token)

@@ -8,11 +8,12 @@ plugins that need it, then the rest is installed. Every plugin blueprint gets it
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, Request
 
 from kernel.registry.gates import GATES, Gate
 from kernel.registry.manager import PluginRegistry
 from kernel.registry.registrations import Registration, check_names, collect
+from kernel.request_hooks import Globals, request_hooks
 from kernel.services import KernelServices
 
 
@@ -38,9 +39,9 @@ def install(app: Flask, services: KernelServices) -> dict[str, Registration]:
 
     # One app-level hook rather than one per blueprint: blueprints are module globals that
     # may be registered on many apps, and Flask forbids changing them after registration.
-    @app.before_request
-    def _gate_plugin_routes() -> None:
-        gate = gates.get(request.blueprint or "")
+    @request_hooks(app).before
+    def _gate_plugin_routes(req: Request, _g: Globals) -> None:
+        gate = gates.get(req.blueprint or "")
         if gate is not None:
             gate()
 

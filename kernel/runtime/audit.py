@@ -11,11 +11,12 @@ import logging
 import uuid
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
 
 from kernel.data.models import AuditEntry
 from kernel.data.session import db
 from kernel.identity.credentials import redact
+from kernel.request_hooks import Globals, request_hooks
 from kernel.tenancy.scope import platform_scope
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -87,17 +88,17 @@ def _write(response: Response) -> None:
 
 
 def init_app(app: Flask) -> None:
-    @app.after_request
-    def _audit(response: Response) -> Response:
+    @request_hooks(app).after
+    def _audit(req: Request, g: Globals, response: Response) -> Response:
         if (
-            request.method in MUTATING
+            req.method in MUTATING
             and response.status_code < 400
-            and request.path.startswith("/api/")
+            and req.path.startswith("/api/")
             and not g.get("audit_skip")
         ):
             try:
                 _write(response)
             except Exception:  # the call succeeded; a lost audit row must not turn it into a 500
-                log.exception("audit write failed", extra={"path": request.path})
+                log.exception("audit write failed", extra={"path": req.path})
                 db.session.rollback()
         return response

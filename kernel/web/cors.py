@@ -14,8 +14,10 @@ clients are servers or same-origin admin front-ends.
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException
+
+from kernel.request_hooks import Globals, request_hooks
 
 PUBLIC_PREFIX = "/api/v1/public/"
 # request headers a storefront may send (beyond the CORS-safelisted ones)
@@ -36,12 +38,14 @@ def is_preflight() -> bool:
 
 
 def init_app(app: Flask) -> None:
-    @app.before_request
-    def _answer_preflight() -> Response | None:
-        if not (request.path.startswith(PUBLIC_PREFIX) and is_preflight()):
+    hooks = request_hooks(app)
+
+    @hooks.before
+    def _answer_preflight(req: Request, _g: Globals) -> Response | None:
+        if not (req.path.startswith(PUBLIC_PREFIX) and is_preflight()):
             return None
         try:  # the methods the route allows; an unknown path is Flask's 404 as usual
-            methods = app.create_url_adapter(request).allowed_methods()  # type: ignore[union-attr]
+            methods = app.create_url_adapter(req).allowed_methods()  # type: ignore[union-attr]
         except HTTPException:
             return None
         if not methods:
@@ -54,9 +58,9 @@ def init_app(app: Flask) -> None:
         response.headers["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE)
         return response
 
-    @app.after_request
-    def _public_cors_headers(response: Response) -> Response:
-        if request.path.startswith(PUBLIC_PREFIX):
+    @hooks.after
+    def _public_cors_headers(req: Request, _g: Globals, response: Response) -> Response:
+        if req.path.startswith(PUBLIC_PREFIX):
             for name, value in RESPONSE_HEADERS:
                 response.headers.setdefault(name, value)
         return response

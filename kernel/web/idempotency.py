@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import HTTPException
 
@@ -50,6 +50,7 @@ from hookspecs import JobSpec
 from kernel.data.base import Base, JSONType, TenantOwned, utcnow
 from kernel.data.session import db, insert_on_conflict
 from kernel.problems import problem
+from kernel.request_hooks import Globals, request_hooks
 from kernel.runtime import audit
 from kernel.services import kernel_services
 from kernel.tenancy.scope import platform_scope, tenant_scope
@@ -267,19 +268,21 @@ def init_app(app: Flask) -> None:
         if not getattr(view, "plugboard_idempotent", False):
             app.view_functions[endpoint] = idempotent(view)
 
-    @app.after_request
-    def _store_answer(response: Response) -> Response:
+    hooks = request_hooks(app)
+
+    @hooks.after
+    def _store_answer(req: Request, g: Globals, response: Response) -> Response:
         held = g.pop("idempotency_claim", None)
         if held is not None:
             try:
                 complete(held, response)
             except Exception:  # the answer stands; the key is left to expire or be taken over
-                log.exception("storing an idempotent answer failed", extra={"path": request.path})
+                log.exception("storing an idempotent answer failed", extra={"path": req.path})
                 db.session.rollback()
         return response
 
-    @app.teardown_request
-    def _forget_claim(exc: BaseException | None) -> None:
+    @hooks.teardown
+    def _forget_claim(g: Globals, exc: BaseException | None) -> None:
         held = g.pop("idempotency_claim", None)
         if held is None:
             return

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from flask import Flask, Response, g, has_app_context, request
+from flask import Flask, Request, Response, g, has_app_context
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -26,6 +26,7 @@ from prometheus_client import (
 )
 
 from kernel.identity.credentials import redact
+from kernel.request_hooks import Globals, request_hooks
 from kernel.services import kernel_services
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -163,20 +164,22 @@ def init_app(app: Flask) -> None:
     # blueprint name -> plugin, filled when the plugins' blueprints are installed
     owners = kernel_services(app).blueprint_plugins
 
-    @app.before_request
-    def _start() -> None:
-        g.request_id = new_request_id(request.headers.get("X-Request-ID"))
+    hooks = request_hooks(app)
+
+    @hooks.before
+    def _start(req: Request, g: Globals) -> None:
+        g.request_id = new_request_id(req.headers.get("X-Request-ID"))
         g.started = time.perf_counter()
 
-    @app.after_request
-    def _finish(response: Response) -> Response:
+    @hooks.after
+    def _finish(req: Request, g: Globals, response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         started = g.get("started")
         if started is not None:
-            rule = request.url_rule
-            finish_request(metrics, request.method, rule.rule if rule else "unmatched", request.path,
+            rule = req.url_rule
+            finish_request(metrics, req.method, rule.rule if rule else "unmatched", req.path,
                            response.status_code, started,
-                           plugin=owners.get(request.blueprint or "", KERNEL))
+                           plugin=owners.get(req.blueprint or "", KERNEL))
         return response
 
     app.add_url_rule("/metrics", "metrics", metrics.render)

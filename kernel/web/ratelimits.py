@@ -39,12 +39,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import limits
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, request
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from werkzeug.exceptions import HTTPException
 
 from kernel.config import RATE_LIMIT_CLASSES, Settings
 from kernel.problems import problem
+from kernel.request_hooks import Globals, request_hooks
 from kernel.services import kernel_services
 
 log = logging.getLogger("plugboard.ratelimits")
@@ -162,18 +163,20 @@ def init_app(app: Flask, settings: Settings) -> None:
     if not rate_limits.enabled:
         return
 
-    @app.before_request
-    def _count_request() -> None:
-        klass = route_class(request.path, request.method)
+    hooks = request_hooks(app)
+
+    @hooks.before
+    def _count_request(req: Request, g: Globals) -> None:
+        klass = route_class(req.path, req.method)
         if klass is None:
             return
-        verdict = rate_limits.hit(klass, _identity(request.path))
+        verdict = rate_limits.hit(klass, _identity(req.path))
         g.ratelimit_headers = verdict.headers
         if not verdict.allowed:
             _refuse(verdict)
 
-    @app.after_request
-    def _ratelimit_headers(response: Response) -> Response:
+    @hooks.after
+    def _ratelimit_headers(_req: Request, g: Globals, response: Response) -> Response:
         for name, value in g.get("ratelimit_headers", ()):
             response.headers.setdefault(name, value)
         return response

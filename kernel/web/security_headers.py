@@ -17,7 +17,9 @@ A view that sets one of these headers itself keeps its own value.
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response
+
+from kernel.request_hooks import Globals, request_hooks
 
 HSTS = "max-age=31536000; includeSubDomains"
 CSP_HTML = "frame-ancestors 'none'"
@@ -37,8 +39,19 @@ def headers_for(mimetype: str, https: bool) -> list[tuple[str, str]]:
 
 
 def init_app(app: Flask) -> None:
-    @app.after_request
-    def _security_headers(response: Response) -> Response:
-        for name, value in headers_for(response.mimetype or "", request.is_secure):
-            response.headers.setdefault(name, value)
+    # (HTML?, HTTPS?) -> the headers, with their names in lower case for the look-up
+    variants = {
+        (html, https): [(name.lower(), name, value)
+                        for name, value in headers_for("text/html" if html else "", https)]
+        for html in (False, True) for https in (False, True)
+    }
+
+    @request_hooks(app).after
+    def _security_headers(req: Request, _g: Globals, response: Response) -> Response:
+        # one pass over the answer's headers, not one case-insensitive search per header
+        headers = response.headers
+        present = {name.lower() for name, _ in headers}
+        for lower, name, value in variants[response.mimetype == "text/html", req.is_secure]:
+            if lower not in present:
+                headers.add(name, value)
         return response

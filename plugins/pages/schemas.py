@@ -6,8 +6,12 @@ returned exactly as the editor sent them; :mod:`.puck` validates them instead.
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import fields, validate
+
+from plugins.pages.models import Page
 
 
 class Strict(ma.Schema):
@@ -98,6 +102,13 @@ class PageSummarySchema(ma.Schema):
     updated_by = fields.String(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+    def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
+        # A page is read with getattr, as marshmallow's own look-up ends up doing for an
+        # object without __getitem__ or a dotted name, minus its checks on every field.
+        if isinstance(obj, Page):
+            return getattr(obj, attr, default)
+        return super().get_attribute(obj, attr, default)
 
 
 class PageSchema(PageSummarySchema):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 from sqlalchemy.exc import IntegrityError
 
 from kernel.api import db, tenant_scope, utcnow
@@ -129,8 +130,13 @@ def page_at(tenant_id: uuid.UUID, path: str) -> Page | None:
 
 
 def pages_query() -> sa.Select[Page]:
-    """Every page of the tenant in scope, by path (for paginated lists)."""
-    return sa.select(Page).order_by(Page.path)
+    """Every page of the tenant in scope, by path (for paginated lists).
+
+    Without the documents: a list shows summaries, so reading and decoding every page's
+    JSON document is wasted work. Reading ``data`` from one of these pages raises rather
+    than querying once per page.
+    """
+    return sa.select(Page).options(orm.defer(Page.data, raiseload=True)).order_by(Page.path)
 
 
 def create_page(tenant_id: uuid.UUID, actor: str, settings: Settings, *, path: str, title: str,
