@@ -136,7 +136,10 @@ def pages_query() -> sa.Select[Page]:
     JSON document is wasted work. Reading ``data`` from one of these pages raises rather
     than querying once per page.
     """
-    return sa.select(Page).options(orm.defer(Page.data, raiseload=True)).order_by(Page.path)
+    return sa.select(Page).options(_WITHOUT_DOCUMENT).order_by(Page.path)
+
+
+_WITHOUT_DOCUMENT = orm.defer(Page.data, raiseload=True)  # built once: options are immutable
 
 
 def create_page(tenant_id: uuid.UUID, actor: str, settings: Settings, *, path: str, title: str,
