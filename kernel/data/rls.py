@@ -2,7 +2,8 @@
 
 ``enable_tenant_rls("my_table")`` in a plugin's migration makes PostgreSQL itself refuse
 rows of other tenants, so a forgotten filter (or raw SQL) cannot leak. The session sets
-``plugboard.tenant_id`` / ``plugboard.all_tenants`` per transaction (see kernel.data.session).
+``plugboard.tenant_id`` / ``plugboard.all_tenants`` before every statement whose scope wants
+other ones than its connection holds (see :func:`kernel.data.scoping.keep_settings_in_step`).
 No-op on other databases.
 """
 

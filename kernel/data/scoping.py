@@ -72,6 +72,7 @@ _RLS_SETTINGS = ("SELECT set_config('plugboard.tenant_id', %s, {local}), "
                  "set_config('plugboard.all_tenants', %s, {local})")
 
 SETTINGS = "plugboard_rls_settings"  # Connection.info: what this database session holds
+TENTATIVE = "plugboard_rls_tentative"  # ...set inside the transaction still open
 # Session.info and Connection.info: plain reads run outside a transaction (autocommit)
 READ_MODE = "plugboard_read_mode"
 
@@ -88,12 +89,18 @@ def keep_settings_in_step(engine: sa.Engine, transaction_local: bool = False) ->
     holds sends none, and a connection handed from one scope (or one user of the pool) to
     another never carries the first one's settings into the second's statements.
 
-    What the connection holds is forgotten whenever it may have changed behind that
-    memory: a rollback of a transaction or of a savepoint (which undoes a ``set_config``
-    made inside it), the pool's reset of a connection still in a transaction, a failed
-    send; a new connection starts with nothing remembered. Forgetting only costs one
-    more send. The settings run on the driver connection, so SQLAlchemy's statement
-    events do not see them.
+    Settings sent inside a transaction are tentative: they last only if it commits, so
+    they are forgotten when it ends, however it ends (commit, rollback, the pool's reset;
+    a savepoint rolled back too), and any error on the connection forgets what it holds;
+    a new connection starts with nothing remembered. Forgetting only costs one more send.
+    Settings sent outside a transaction (autocommit) hold at once. Savepoint commands
+    never carry settings (a ``ROLLBACK TO SAVEPOINT`` would undo them). The settings run
+    on the driver connection, so SQLAlchemy's statement events do not see them.
+
+    Not supported on these connections, because they would change the settings behind
+    this memory: SQL that sets ``plugboard.*`` for the session itself, ``RESET``/``DISCARD
+    ALL``, textual ``ROLLBACK TO SAVEPOINT``, two-phase transactions. (Migrations set them
+    transaction-locally, which is fine.)
 
     On the connection of a read-mode session (:data:`READ_MODE`: put in autocommit when
     the session begins, back out of it when returned to the pool), plain ``SELECT``
@@ -134,22 +141,32 @@ def keep_settings_in_step(engine: sa.Engine, transaction_local: bool = False) ->
             # (settings sent before a ROLLBACK TO SAVEPOINT would be undone by it)
             return None  # SQLAlchemy executes as usual
         info.pop(SETTINGS, None)  # unknown until the send has succeeded
-        if many or not pipelines or isinstance(cursor, psycopg.ServerCursor):
-            # pipeline mode takes neither executemany nor server-side cursors: the
-            # settings go first, on their own
+        if (parameters is None or many or not pipelines
+                or isinstance(cursor, psycopg.ServerCursor)):
+            # pipeline mode takes neither executemany nor server-side cursors, nor a
+            # textual script of several statements: the settings go first, on their own
             raw.execute(settings_sql, wanted)
-            if not (transaction_local and raw.autocommit):
-                info[SETTINGS] = wanted
+            remember(info, raw, wanted)
             return None
         with raw.pipeline():  # BEGIN (on a transactional connection), settings, statement
             raw.execute(settings_sql, wanted)
-            if parameters is None:
-                cursor.execute(statement)
-            else:
-                cursor.execute(statement, parameters)
-        if not (transaction_local and raw.autocommit):  # (those ended with the statement)
-            info[SETTINGS] = wanted
+            cursor.execute(statement, parameters)
+        remember(info, raw, wanted)
         return True
+
+    def remember(info: dict[str, Any], raw: Any, wanted: tuple[str, str]) -> None:
+        if raw.info.transaction_status == idle:  # autocommit: in effect for the session
+            if not transaction_local:
+                info[SETTINGS] = wanted
+            return
+        # inside a transaction: they last only if it commits, so they are forgotten when
+        # it ends, however it ends (a COMMIT of a failed transaction is a rollback)
+        info[SETTINGS] = wanted
+        info[TENTATIVE] = True
+
+    def forget_tentative(info: dict[str, Any]) -> None:
+        if info.pop(TENTATIVE, False):
+            info.pop(SETTINGS, None)
 
     @event.listens_for(engine, "do_execute")
     def _do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool | None:
@@ -163,38 +180,38 @@ def keep_settings_in_step(engine: sa.Engine, transaction_local: bool = False) ->
     def _do_executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> None:
         in_step(cursor, statement, parameters, context, many=True)
 
+    @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
-    def _rolling_back(conn: sa.Connection) -> None:
-        # called before the rollback; that of an idle connection changes nothing
-        if conn.invalidated:
-            return  # its info goes with its DBAPI connection
-        raw = conn.connection.driver_connection
-        if raw is None or raw.info.transaction_status != idle or transaction_local:
-            conn.info.pop(SETTINGS, None)
-
-    if transaction_local:
-        @event.listens_for(engine, "commit")
-        def _committing(conn: sa.Connection) -> None:
-            if not conn.invalidated:
-                conn.info.pop(SETTINGS, None)
+    def _transaction_ending(conn: sa.Connection) -> None:
+        if not conn.invalidated:  # (an invalidated one's info goes with its connection)
+            forget_tentative(conn.info)
 
     @event.listens_for(engine, "rollback_savepoint")
     def _rolling_back_savepoint(conn: sa.Connection, name: str, context: Any) -> None:
-        conn.info.pop(SETTINGS, None)
+        forget_tentative(conn.info)
 
-    @event.listens_for(engine, "checkin")
-    def _checked_in(dbapi_connection: Any, record: Any) -> None:
-        if record.info.pop(READ_MODE, False) and dbapi_connection is not None:
-            if dbapi_connection.info.transaction_status != idle:  # (the reset rolled back)
-                dbapi_connection.rollback()
-            dbapi_connection.autocommit = False
+    @event.listens_for(engine, "handle_error")
+    def _failed(context: Any) -> None:
+        # whatever failed (a statement, a commit), the settings may not be what they were
+        conn = context.connection
+        if conn is not None and not conn.invalidated:
+            conn.info.pop(SETTINGS, None)
+            conn.info.pop(TENTATIVE, None)
 
     @event.listens_for(engine, "reset")
     def _reset(dbapi_connection: Any, record: Any, state: Any) -> None:
         # the pool rolls back a connection handed back inside a transaction
-        if (dbapi_connection is None or transaction_local
-                or dbapi_connection.info.transaction_status != idle):
-            record.info.pop(SETTINGS, None)
+        forget_tentative(record.info)
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop(READ_MODE, False) and dbapi_connection is not None:
+            try:
+                if dbapi_connection.info.transaction_status != idle:  # (reset rolled back)
+                    dbapi_connection.rollback()
+                dbapi_connection.autocommit = False
+            except psycopg.Error as exc:  # a broken connection: never handed out again
+                record.invalidate(exc)
 
 
 _TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK")  # the dialect's savepoint commands
@@ -217,16 +234,24 @@ def _after_begin(session: Session, transaction: Any, connection: Any) -> None:
         _read_outside_transaction(connection)
 
 
+_CHARACTERISTICS = ("isolation_level", "postgresql_readonly", "postgresql_deferrable")
+
+
 def _read_outside_transaction(connection: sa.Connection) -> None:
     """Put a read-mode session's connection in autocommit, unless told otherwise.
 
-    A connection given an isolation level of its own (``execution_options``) keeps it.
-    The pool's check-in (:func:`keep_settings_in_step`) takes autocommit off again.
+    A connection (or engine) given an isolation level, read-only or deferrable
+    transactions of its own keeps them. The pool's check-in (:func:`keep_settings_in_step`)
+    takes autocommit off again.
     """
     import psycopg
 
     raw = connection.connection.driver_connection
-    if (raw is None or raw.autocommit or connection.get_execution_options().get("isolation_level")
+    options = connection.get_execution_options()
+    if (raw is None or raw.autocommit or any(options.get(o) is not None for o in _CHARACTERISTICS)
+            or raw.isolation_level not in (None, psycopg.IsolationLevel.READ_COMMITTED)
+            or raw.read_only is not None
+            or raw.deferrable is not None
             or raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE):
         return
     raw.autocommit = True
@@ -302,9 +327,19 @@ def _tenant_models_in(statement: Any) -> tuple[str, ...]:
 # the statement's cache key never walks a per-tenant closure). A statement given no value
 # for it fails: it can never run unfiltered.
 TENANT_PARAMETER = "plugboard_scope_tenant_id"
-_TENANT_CRITERION = with_loader_criteria(  # (a literal name: SQLAlchemy tracks a variable's)
-    TenantOwned, lambda cls: cls.tenant_id == sa.bindparam("plugboard_scope_tenant_id"),
-    include_aliases=True)
+def _scope_tenant() -> uuid.UUID | None:
+    """The scope's tenant, for SQLAlchemy's in-Python evaluation of the criterion.
+
+    (``synchronize_session="evaluate"`` of a bulk UPDATE or DELETE matches the session's
+    objects against the statement's WHERE, criterion included, in Python.)
+    """
+    scope = current_scope()
+    return None if scope is None else scope.tenant_id
+
+
+_TENANT_BIND: sa.BindParameter[Any] = sa.bindparam(TENANT_PARAMETER, callable_=_scope_tenant)
+_TENANT_CRITERION = with_loader_criteria(
+    TenantOwned, lambda cls: cls.tenant_id == _TENANT_BIND, include_aliases=True)
 
 
 def _with_tenant(parameters: Any, tid: uuid.UUID) -> Any:
@@ -326,20 +361,7 @@ def _scope_statement(state: ORMExecuteState) -> None:
         # tables or not (it only touches tenant-owned entities), so no walk is needed.
         state.statement = state.statement.options(_TENANT_CRITERION)
         if state.is_update and isinstance(state.parameters, list):
-            # ORM bulk UPDATE by primary key does not apply loader criteria: its own WHERE
-            # does (a row of another tenant then matches nothing: StaleDataError)
-            mapper = state.bind_mapper
-            if mapper is not None and is_tenant_owned(mapper.class_):
-                if state.execution_options.get("synchronize_session", "auto") is not None:
-                    # (which SQLAlchemy requires for a bulk UPDATE with a WHERE of its own)
-                    raise TenantScopeError(
-                        f"ORM bulk UPDATE by primary key of tenant-owned "
-                        f"{mapper.class_.__name__} in a tenant scope needs "
-                        "execution_options={'synchronize_session': None}, so that the "
-                        "tenant criterion can be added to its WHERE clause."
-                    )
-                state.statement = cast(sa.Update, state.statement).where(
-                    mapper.class_.tenant_id == sa.bindparam(TENANT_PARAMETER))
+            _scope_bulk_update(state, cast(uuid.UUID, scope.tenant_id))
         state.parameters = _with_tenant(state.parameters, cast(uuid.UUID, scope.tenant_id))
         return
     names = _tenant_models_in(state.statement)
@@ -352,6 +374,36 @@ def _scope_statement(state: ORMExecuteState) -> None:
         )
     if state.is_insert:
         _check_insert(state, cast(uuid.UUID, scope.tenant_id))
+
+
+def _scope_bulk_update(state: ORMExecuteState, tid: uuid.UUID) -> None:
+    """Keep an ORM bulk UPDATE by primary key (a list of rows) to the scope's tenant.
+
+    It does not apply loader criteria: the tenant goes into its own WHERE instead (a row
+    of another tenant then matches nothing), which SQLAlchemy only takes without the
+    ``"auto"``/``"evaluate"`` synchronisation of the session's objects; and no row may
+    set ``tenant_id`` to another tenant.
+    """
+    mapper = state.bind_mapper
+    if mapper is None or not is_tenant_owned(mapper.class_):
+        return
+    model = mapper.class_.__name__
+    if state.execution_options.get("synchronize_session", "auto") in ("auto", "evaluate"):
+        raise TenantScopeError(
+            f"ORM bulk UPDATE by primary key of tenant-owned {model} in a tenant scope needs "
+            "execution_options={'synchronize_session': False} (or None), so that the tenant "
+            "criterion can be added to its WHERE clause."
+        )
+    rows = cast(list[dict[str, Any]], state.parameters)
+    others = {str(row["tenant_id"]) for row in rows
+              if "tenant_id" in row and str(row["tenant_id"]) != str(tid)}
+    if others:
+        raise TenantScopeError(
+            f"Bulk UPDATE moving {model} rows to tenant(s) {', '.join(sorted(others))} "
+            f"inside the scope of tenant {tid}."
+        )
+    state.statement = cast(sa.Update, state.statement).where(
+        mapper.class_.tenant_id == sa.bindparam(TENANT_PARAMETER))
 
 
 _TENANT_PARAM = re.compile(r"^tenant_id(_m\d+)?$")

@@ -12,7 +12,7 @@ import logging
 from typing import Any, cast
 
 import sqlalchemy as sa
-from flask import Flask, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from flask.globals import app_ctx
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -32,6 +32,10 @@ from kernel.data.scoping import (
 from kernel.services import kernel_services
 
 log = logging.getLogger("plugboard.db")
+
+# flask.g of an application context pushed inside a GET request for other work (a job run
+# inline): its sessions are not read-mode ones
+NO_READ_MODE = "plugboard_no_read_mode"
 
 
 def after_commit(session: Session, callback: Any, key: str | None = None) -> None:
@@ -133,7 +137,8 @@ class Database:
         (``pg_advisory_xact_lock`` through ``sa.func``, say) ends with its statement; take
         such locks with textual SQL or after a write.
         """
-        return has_request_context() and request.method in ("GET", "HEAD")
+        return (has_request_context() and request.method in ("GET", "HEAD")
+                and not g.get(NO_READ_MODE, False))
 
     @classmethod
     def _make_session(cls) -> PlugboardSession:

@@ -21,14 +21,14 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g
 from rq import Queue, Retry
 from rq.worker import SimpleWorker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hookspecs import JobFailed, JobSpec
 from kernel.data.base import Base, TenantOwned, utcnow
-from kernel.data.session import after_commit, db
+from kernel.data.session import NO_READ_MODE, after_commit, db
 from kernel.services import JobTable, kernel_services
 from kernel.tenancy.scope import platform_scope, tenant_scope
 
@@ -105,6 +105,7 @@ class Jobs:
         _, spec = self.spec(name)
         if self.inline:
             with self._app.app_context():
+                g.setdefault(NO_READ_MODE, True)  # even when it runs inside a GET request
                 run_inline(name, tenant, key, kwargs, spec.retry)
             return
         options: dict[str, Any] = {"job_timeout": spec.timeout}

@@ -177,9 +177,6 @@ def test_tenant_settings_go_with_begin_and_follow_scope_changes(api: Api, app: F
         with tenant_scope(uuid.UUID(b.tenant_id)):
             assert db.session.scalar(raw_count) == 1
             assert db.session.scalar(sa.text("SELECT current_setting('plugboard.tenant_id')")) == b.tenant_id
-    # the settings never pass through SQLAlchemy's execute (they ride on psycopg's BEGIN
-    # or on the driver connection), so only the counts show up here
-    assert not [s for s in seen if "set_config" in s]
 
 
 def _restart_server_sessions(app: Flask) -> None:
@@ -414,7 +411,11 @@ def test_settings_are_sent_only_when_the_connection_holds_other_ones(api: Api, a
             with tenant_scope(uuid.UUID(a.tenant_id)):
                 assert conn.scalar(_SETTING) == a.tenant_id  # a new connection: sent
                 assert conn.info[kernel_scoping.SETTINGS] == (a.tenant_id, "off")
-            conn.commit()
+            conn.commit()  # sent inside a transaction: forgotten at its end
+            assert kernel_scoping.SETTINGS not in conn.info
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            with tenant_scope(uuid.UUID(a.tenant_id)):
+                assert conn.scalar(_SETTING) == a.tenant_id  # sent outside one: held
         with db.engine.connect() as conn:  # the same connection, back from the pool
             with tenant_scope(uuid.UUID(a.tenant_id)):
                 assert conn.scalar(_SETTING) == a.tenant_id  # held since the last user
@@ -423,8 +424,10 @@ def test_settings_are_sent_only_when_the_connection_holds_other_ones(api: Api, a
             assert conn.scalar(_SETTING) == ""  # outside a scope: none
             conn.rollback()
     assert len(wires) == 1
-    assert [q.split("(")[0] for q in wires[0].sql] == [
+    assert [q.split("(")[0].split()[0] if q.startswith("BEGIN") else q.split("(")[0]
+            for q in wires[0].sql] == [
         "BEGIN", "SELECT set_config", "SELECT current_setting", "COMMIT",
+        "SELECT set_config", "SELECT current_setting",
         "BEGIN", "SELECT current_setting",
         "SELECT set_config", "SELECT current_setting",
         "SELECT set_config", "SELECT current_setting", "ROLLBACK"]
@@ -465,3 +468,58 @@ def test_settings_made_in_a_rolled_back_transaction_are_sent_again(
         with tenant_scope(uuid.UUID(b.tenant_id)):
             assert conn.scalar(_SETTING) == b.tenant_id
         conn.rollback()
+
+
+_BOTH = sa.text("SELECT current_setting('plugboard.tenant_id', true), "
+                "current_setting('plugboard.all_tenants', true)")
+
+
+def test_settings_sent_in_a_transaction_that_fails_to_commit_are_sent_again(
+        api: Api, app: Flask) -> None:
+    a = api.register("commit-fails")
+    tid = uuid.UUID(a.tenant_id)
+    with app.app_context(), db.engine.connect() as conn:
+        with platform_scope():
+            assert conn.execute(_BOTH).one() == ("", "on")
+        conn.commit()  # the connection holds the platform's settings
+        # 1. a COMMIT of a transaction that failed is a ROLLBACK on the server
+        with tenant_scope(tid):
+            assert conn.execute(_BOTH).one() == (a.tenant_id, "off")  # sent, tentatively
+            with pytest.raises(sa.exc.DataError):
+                conn.execute(sa.text("SELECT 1 / 0"))
+        conn.commit()
+        with tenant_scope(tid):
+            assert conn.execute(_BOTH).one() == (a.tenant_id, "off")  # not the platform's
+        conn.commit()
+        with platform_scope():
+            assert conn.execute(_BOTH).one() == ("", "on")
+        conn.commit()
+        # 2. a COMMIT that fails (a deferred constraint)
+        conn.execute(sa.text("CREATE TEMP TABLE deferred_ref (id int PRIMARY KEY, ref int "
+                             "REFERENCES deferred_ref (id) DEFERRABLE INITIALLY DEFERRED)"))
+        conn.commit()
+        with tenant_scope(tid):
+            conn.execute(sa.text("INSERT INTO deferred_ref VALUES (1, 99)"))
+            with pytest.raises(sa.exc.IntegrityError):
+                conn.commit()
+            conn.rollback()
+            assert conn.execute(_BOTH).one() == (a.tenant_id, "off")
+        conn.rollback()
+
+
+def test_a_session_commit_after_a_caught_error_leaves_no_settings_behind(
+        api: Api, app: Flask) -> None:
+    a = api.register("caught-commit")
+    tid = uuid.UUID(a.tenant_id)
+    with app.app_context():
+        db.engine.dispose()  # one connection from here on, so the next session gets it
+    with app.app_context(), platform_scope():
+        assert db.session.execute(_BOTH).one() == ("", "on")
+        db.session.commit()
+    with app.app_context(), tenant_scope(tid):  # a request that swallows an error
+        db.session.execute(_BOTH)
+        with pytest.raises(sa.exc.DataError):
+            db.session.execute(sa.text("SELECT 1 / 0"))
+        db.session.commit()  # a ROLLBACK on the server
+    with app.app_context(), tenant_scope(tid):
+        assert db.session.execute(_BOTH).one() == (a.tenant_id, "off")

@@ -126,6 +126,9 @@ def test_bulk_update_by_primary_key_and_explicit_parameters_stay_in_scope(
             rows = [{"id": b_id, "hostname": "taken.example"}]
             with pytest.raises(TenantScopeError, match="synchronize_session"):
                 db.session.execute(sa.update(Domain), rows)
+            with pytest.raises(TenantScopeError, match="moving Domain rows"):
+                db.session.execute(sa.update(Domain), [{"id": a_id, "tenant_id": b.tenant_id}],
+                                   execution_options={"synchronize_session": False})
             unsynchronized = {"synchronize_session": None}
             # the tenant's WHERE matches nothing (checked below, after the commit)
             db.session.execute(sa.update(Domain), rows, execution_options=unsynchronized)
@@ -138,6 +141,20 @@ def test_bulk_update_by_primary_key_and_explicit_parameters_stay_in_scope(
         with platform_scope():
             assert db.session.get(Domain, b_id).hostname == "shop.scope-b.example"
             assert db.session.get(Domain, a_id).hostname == "mine.example"
+
+
+def test_bulk_update_and_delete_synchronise_the_sessions_objects_in_a_tenant_scope(
+        api: Api, app: Flask) -> None:
+    a, _ = _two(api)
+    with app.app_context(), tenant_scope(a.tenant_id):
+        domain = db.session.scalars(sa.select(Domain)).one()
+        # "auto"/"evaluate": the WHERE, tenant criterion included, is evaluated in Python
+        db.session.execute(sa.update(Domain).where(Domain.hostname == domain.hostname)
+                           .values(hostname="renamed.example"))
+        assert domain.hostname == "renamed.example"
+        db.session.execute(sa.delete(Domain).where(Domain.hostname == "renamed.example"))
+        assert sa.inspect(domain).deleted
+        db.session.rollback()
 
 
 def test_a_statement_given_another_tenant_for_the_scope_parameter_still_stays_in_scope(
