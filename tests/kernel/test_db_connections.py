@@ -166,7 +166,6 @@ def test_tenant_settings_go_with_begin_and_follow_scope_changes(api: Api, app: F
     for acct in (a, b):
         assert api.post("/api/v1/tenant/domains", acct,
                         json={"hostname": f"{acct.tenant_slug}.example"}).status_code == 201
-    seen, _ = _statements(app)
     raw_count = sa.text("SELECT count(*) FROM domains")  # RLS alone decides what it sees
     with app.app_context():
         with tenant_scope(uuid.UUID(a.tenant_id)):
@@ -413,9 +412,9 @@ def test_settings_are_sent_only_when_the_connection_holds_other_ones(api: Api, a
                 assert conn.info[kernel_scoping.SETTINGS] == (a.tenant_id, "off")
             conn.commit()  # sent inside a transaction: forgotten at its end
             assert kernel_scoping.SETTINGS not in conn.info
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            with tenant_scope(uuid.UUID(a.tenant_id)):
-                assert conn.scalar(_SETTING) == a.tenant_id  # sent outside one: held
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, \
+                tenant_scope(uuid.UUID(a.tenant_id)):
+            assert conn.scalar(_SETTING) == a.tenant_id  # sent outside one: held
         with db.engine.connect() as conn:  # the same connection, back from the pool
             with tenant_scope(uuid.UUID(a.tenant_id)):
                 assert conn.scalar(_SETTING) == a.tenant_id  # held since the last user
