@@ -114,14 +114,13 @@ def keep_settings_in_step(engine: sa.Engine, transaction_local: bool = False) ->
     ``pool_mode=transaction``), where consecutive transactions of one pooled connection
     may run on different server sessions: the settings are made transaction-local and
     forgotten at every end of a transaction, so each transaction sends them with its
-    first statement; no read-mode engine is made in that mode (a statement in autocommit
-    would run with whatever settings its server session holds; with transaction-local
-    ones, it sees no tenant's rows).
+    first statement; sessions have no read mode then (a statement in autocommit would run
+    with whatever settings its server session holds; with transaction-local ones, it sees
+    no tenant's rows). psycopg only: the settings ride in its pipeline mode.
     """
     import psycopg
 
     idle = psycopg.pq.TransactionStatus.IDLE
-    pipelines = engine.dialect.driver == "psycopg"
     settings_sql = _RLS_SETTINGS.format(local="true" if transaction_local else "false")
 
     def in_step(cursor: Any, statement: str, parameters: Any, context: Any,
@@ -141,8 +140,7 @@ def keep_settings_in_step(engine: sa.Engine, transaction_local: bool = False) ->
             # (settings sent before a ROLLBACK TO SAVEPOINT would be undone by it)
             return None  # SQLAlchemy executes as usual
         info.pop(SETTINGS, None)  # unknown until the send has succeeded
-        if (parameters is None or many or not pipelines
-                or isinstance(cursor, psycopg.ServerCursor)):
+        if parameters is None or many or isinstance(cursor, psycopg.ServerCursor):
             # pipeline mode takes neither executemany nor server-side cursors, nor a
             # textual script of several statements: the settings go first, on their own
             raw.execute(settings_sql, wanted)
@@ -321,12 +319,9 @@ def _tenant_models_in(statement: Any) -> tuple[str, ...]:
     return names
 
 
-# The loader criterion that keeps every tenant-owned entity to the scope's tenant: one
-# option for every tenant, built once; the tenant is a bound parameter given with each
-# execution (so the compiled form is shared and hit in SQLAlchemy's cache, and building
-# the statement's cache key never walks a per-tenant closure). A statement given no value
-# for it fails: it can never run unfiltered.
 TENANT_PARAMETER = "plugboard_scope_tenant_id"
+
+
 def _scope_tenant() -> uuid.UUID | None:
     """The scope's tenant, for SQLAlchemy's in-Python evaluation of the criterion.
 
@@ -337,6 +332,11 @@ def _scope_tenant() -> uuid.UUID | None:
     return None if scope is None else scope.tenant_id
 
 
+# The loader criterion that keeps every tenant-owned entity to the scope's tenant: one
+# option for every tenant, built once; the tenant is a bound parameter given with each
+# execution (so the compiled form is shared and hit in SQLAlchemy's cache, and building
+# the statement's cache key never walks a per-tenant closure). A statement given no value
+# for it fails: it can never run unfiltered.
 _TENANT_BIND: sa.BindParameter[Any] = sa.bindparam(TENANT_PARAMETER, callable_=_scope_tenant)
 _TENANT_CRITERION = with_loader_criteria(
     TenantOwned, lambda cls: cls.tenant_id == _TENANT_BIND, include_aliases=True)
@@ -403,7 +403,7 @@ def _scope_bulk_update(state: ORMExecuteState, tid: uuid.UUID) -> None:
             f"inside the scope of tenant {tid}."
         )
     state.statement = cast(sa.Update, state.statement).where(
-        mapper.class_.tenant_id == sa.bindparam(TENANT_PARAMETER))
+        mapper.class_.tenant_id == _TENANT_BIND)
 
 
 _TENANT_PARAM = re.compile(r"^tenant_id(_m\d+)?$")

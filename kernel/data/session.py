@@ -90,9 +90,11 @@ def end_read_only(session: Session) -> None:
         return
     if connection.dialect.name != "postgresql" or connection.info.get(WROTE) is not False:
         return
+    from psycopg.pq import TransactionStatus
+
     raw = connection.connection.driver_connection
-    if raw is not None and raw.autocommit and not raw.info.transaction_status:
-        return  # psycopg's TransactionStatus.IDLE is 0: nothing began on the database
+    if raw is not None and raw.autocommit and raw.info.transaction_status == TransactionStatus.IDLE:
+        return  # a read-mode session that only read: nothing began on the database
     session.commit()
 
 
